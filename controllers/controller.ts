@@ -1,0 +1,404 @@
+import { type Action, formatAction } from '../reconcilers/actions.js';
+import type { MachineView } from '../reconcilers/engines.js';
+import { type Plan, planTick } from '../reconcilers/plan.js';
+import { engineStates, type PoolStatus, type Problem, poolStatus } from '../reconcilers/status.js';
+import type { Clock } from '../state/clock.js';
+import { isLive, type ObservedWorld } from '../state/observed.js';
+import type { DesiredSpec, PoolSpec } from '../state/spec.js';
+import { engineEndpoint, type SelfLocation } from './addressing.js';
+import { type DockerPort, isUnavailable } from './docker.js';
+import { Executor, type Outcome } from './executor.js';
+import type { Logger } from './logger.js';
+import { Machines } from './machines.js';
+import type { Metrics } from './metrics.js';
+import { Observer } from './observer.js';
+import { EngineProber, type ProbeTarget } from './probes.js';
+import type { SpecState } from './specSource.js';
+import type { StreamRegistry } from './streams.js';
+import { VpnProber } from './vpnProbe.js';
+
+// The reconcile pass: spec -> observe -> probes -> machines -> reconcilers -> plan -> execute -> status.
+// Every pass derives its view from Docker; what it keeps between passes is only what Docker cannot
+// know (streams, probe history, machines) and what users read (status).
+
+/** An engine as the API shows it (contract §3). */
+export interface EngineInfo {
+  readonly name: string;
+  readonly containerId: string;
+  readonly pool: string;
+  readonly host: string;
+  readonly port: number;
+  readonly hostPort: number;
+  readonly state: 'starting' | 'ready' | 'unhealthy' | 'draining';
+  readonly streams: number;
+  readonly forwarded: boolean;
+  readonly p2pPort?: number;
+  readonly createdAt: string;
+  readonly vpn?: string;
+  readonly lastProbeError?: string;
+}
+
+/** What one pass did. */
+export interface TickResult {
+  readonly actions: readonly Action[];
+  readonly outcomes: readonly Outcome[];
+  readonly requeueAt?: number;
+  /** Set when the file is not valid (the pass ran on the last valid spec, or did nothing without one). */
+  readonly specError?: string;
+}
+
+/** Options of a {@link Controller}. */
+export interface ControllerOptions {
+  readonly docker: DockerPort;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly specState: () => SpecState;
+  readonly registry: StreamRegistry;
+  readonly self: () => SelfLocation;
+  /** ENGINEPOOL_ENGINE_HOST: a host where engines' published ports answer. */
+  readonly engineHost?: string;
+  /** Docker calls in flight at once when acting. */
+  readonly concurrency?: number;
+  /** Asks the loop for another pass soon (events, probe transitions, machine changes). */
+  readonly wake: (reason: string) => void;
+}
+
+/** The controller: one reconcile pass at a time, and the status it computed last. */
+export class Controller {
+  readonly machines: Machines;
+  readonly prober: EngineProber;
+  readonly vpnProber: VpnProber;
+  readonly executor: Executor;
+  readonly observer: Observer;
+  private readonly startedAt: number;
+  private world?: ObservedWorld;
+  private statuses = new Map<string, PoolStatus>();
+  private engineInfos = new Map<string, EngineInfo[]>();
+  private readonly problems = new Map<string, Problem>();
+  private readonly observedGenerations = new Map<string, number>();
+  private readonly blockedLogged = new Map<string, string>();
+  private dockerError?: string;
+
+  constructor(private readonly options: ControllerOptions) {
+    const { clock, logger, docker } = options;
+    this.startedAt = clock.now();
+    this.machines = new Machines(clock, logger, (pool) => options.wake(`machines of ${pool} changed`));
+    this.prober = new EngineProber({
+      clock,
+      logger,
+      onTransition: (target, transition, record) =>
+        this.onProbeTransition(target, transition, record.lastError),
+    });
+    this.vpnProber = new VpnProber({
+      docker,
+      clock,
+      logger,
+      onResult: (pool, result, at) => this.machines.vpnProbed(pool, result, at),
+    });
+    this.executor = new Executor({ docker, clock, logger, concurrency: options.concurrency ?? 8 });
+    this.observer = new Observer(docker, () => clock.now());
+  }
+
+  private onProbeTransition(
+    target: ProbeTarget,
+    transition: 'ready' | 'failing' | 'recovered',
+    error?: string,
+  ): void {
+    const log = this.options.logger.child({ pool: target.pool, engine: target.name });
+    if (transition === 'ready') {
+      log.info('engine ready');
+      this.machines.provisioningSucceeded(target.pool);
+      this.problems.delete(target.pool);
+    } else if (transition === 'failing') {
+      log.warn({ error }, 'engine unhealthy');
+    } else {
+      log.info('engine answers again');
+    }
+    this.options.wake(`${target.name} ${transition}`);
+  }
+
+  /** The spec in force (the last valid one). */
+  spec(): DesiredSpec | undefined {
+    return this.options.specState().spec;
+  }
+
+  /** Ready when Docker answered the last observation and a valid spec is loaded (for `/readyz`). */
+  readiness(): { ready: boolean; reason: string } {
+    const state = this.options.specState();
+    if (!state.spec)
+      return {
+        ready: false,
+        reason: `no valid desired-state file loaded: ${state.error?.message ?? 'not read yet'}`,
+      };
+    if (this.dockerError) return { ready: false, reason: this.dockerError };
+    if (!this.world) return { ready: false, reason: 'Docker not observed yet' };
+    return { ready: true, reason: 'ok' };
+  }
+
+  /** Status of every pool, as of the last pass. */
+  poolStatuses(): PoolStatus[] {
+    return [...this.statuses.values()];
+  }
+
+  poolStatus(pool: string): PoolStatus | undefined {
+    return this.statuses.get(pool);
+  }
+
+  /** Engines of a pool as of the last pass, with current stream counts. */
+  engines(pool: string): EngineInfo[] | undefined {
+    const infos = this.engineInfos.get(pool);
+    if (!infos) return undefined;
+    const facts = this.options.registry.facts();
+    return infos.map((info) => ({ ...info, streams: facts.get(info.containerId)?.open ?? 0 }));
+  }
+
+  /** Every engine of every pool. */
+  allEngines(): EngineInfo[] {
+    return [...this.engineInfos.keys()].flatMap((pool) => this.engines(pool) ?? []);
+  }
+
+  /** Stops timers and machines (the engines keep running). */
+  close(): void {
+    this.prober.close();
+    this.vpnProber.close();
+    this.machines.stop();
+  }
+
+  /** One reconcile pass. Throws when Docker cannot be reached (the loop backs off and retries). */
+  async tickOnce(): Promise<TickResult> {
+    const { clock, logger, metrics, registry } = this.options;
+    const specState = this.options.specState();
+    const specError = specState.error?.message;
+    const spec = specState.spec;
+    if (!spec) return { actions: [], outcomes: [], ...(specError ? { specError } : {}) };
+    const started = performance.now();
+
+    let world: ObservedWorld;
+    try {
+      world = await this.observer.observe(spec);
+    } catch (error) {
+      const message = (error as Error).message;
+      if (this.dockerError !== message)
+        logger.error({ err: message }, 'cannot observe Docker; nothing is changed until it answers');
+      this.dockerError = isUnavailable(error) ? message : `Docker observation failed: ${message}`;
+      metrics.dockerReachable(false);
+      for (const pool of spec.pools)
+        metrics.reconciled(pool.name, 'error', (performance.now() - started) / 1000, clock.now());
+      throw error;
+    }
+    if (this.dockerError) logger.info('Docker answers again');
+    this.dockerError = undefined;
+    metrics.dockerReachable(true);
+    this.world = world;
+    const now = clock.now();
+
+    const liveIds = new Set(world.engines.filter((e) => isLive(e.state)).map((e) => e.containerId));
+    for (const stream of registry.endMissing(liveIds)) {
+      logger.info(
+        { pool: stream.pool, engine: stream.engine, stream: stream.id },
+        'stream ended: its engine is gone',
+      );
+    }
+    this.machines.sync(spec);
+    this.vpnProber.sync(spec.pools);
+    this.prober.sync(this.probeTargets(spec, world));
+
+    const view: MachineView = {
+      probes: this.prober.view(),
+      streams: registry.facts(),
+      poolLastStreamEndedAt: registry.poolFacts(),
+      breakers: this.machines.breakerViews(),
+      vpns: this.machines.vpnViews(),
+      setAsidePorts: this.executor.setAsidePorts(),
+      countFailuresSince: this.startedAt,
+    };
+    const plan = planTick({ spec, world, view, now });
+    this.logBlocked(plan);
+    const poolsByName = new Map(spec.pools.map((p) => [p.name, p]));
+    const outcomes = await this.executor.execute(
+      plan.actions,
+      (name) => poolsByName.get(name),
+      () => this.options.wake('image pull finished'),
+    );
+    this.record(outcomes);
+
+    const seconds = (performance.now() - started) / 1000;
+    for (const pool of spec.pools) {
+      const failed = outcomes.some((o) => !o.ok && !o.skipped && o.action.pool === pool.name);
+      metrics.reconciled(
+        pool.name,
+        failed ? 'error' : plan.requeueAt !== undefined ? 'requeue_after' : 'success',
+        seconds,
+        clock.now(),
+      );
+      this.observedGenerations.set(pool.name, specState.generations.get(pool.name) ?? 1);
+    }
+    this.updateStatus(spec, world, plan, specState);
+    if (outcomes.some((o) => !o.ok)) this.options.wake('some actions failed');
+    return {
+      actions: plan.actions,
+      outcomes,
+      ...(plan.requeueAt !== undefined ? { requeueAt: plan.requeueAt } : {}),
+      ...(specError ? { specError } : {}),
+    };
+  }
+
+  private probeTargets(spec: DesiredSpec, world: ObservedWorld): ProbeTarget[] {
+    const self = this.options.self();
+    const targets: ProbeTarget[] = [];
+    for (const pool of spec.pools) {
+      for (const engine of world.engines) {
+        if (engine.pool !== pool.name || !isLive(engine.state)) continue;
+        const endpoint = engineEndpoint(pool, engine, world, self, this.options.engineHost);
+        if (!endpoint) continue;
+        targets.push({
+          containerId: engine.containerId,
+          pool: pool.name,
+          name: engine.name,
+          url: `http://${endpoint.host}:${endpoint.port}${pool.template.health.path}`,
+          settings: pool.template.health,
+        });
+      }
+    }
+    return targets;
+  }
+
+  private logBlocked(plan: Plan): void {
+    for (const [pool, poolPlan] of plan.pools) {
+      const reason = poolPlan.blocked?.reason ?? poolPlan.limit?.message ?? '';
+      if (this.blockedLogged.get(pool) === reason) continue;
+      this.blockedLogged.set(pool, reason);
+      const log = this.options.logger.child({ pool });
+      if (poolPlan.blocked)
+        log.warn(
+          { held: poolPlan.blocked.count, code: poolPlan.blocked.code },
+          `creates held back: ${reason}`,
+        );
+      else if (poolPlan.limit) log.warn({ reason: poolPlan.limit.reason }, `capacity limited: ${reason}`);
+    }
+  }
+
+  private record(outcomes: readonly Outcome[]): void {
+    const { logger, metrics } = this.options;
+    const breakers = this.machines.breakerViews();
+    for (const outcome of outcomes) {
+      const { action } = outcome;
+      const log = logger.child({ pool: action.pool });
+      const fields = { action: action.kind, engine: action.name, reason: action.reason };
+      if (outcome.ok) {
+        metrics.action(action.pool, action.kind, true);
+        log.info({ ...fields, containerId: outcome.containerId?.slice(0, 12) }, formatAction(action));
+        if (action.kind === 'restart') {
+          this.prober.reset(action.containerId);
+          this.observer.invalidate(action.containerId);
+        }
+        if (action.kind === 'remove' && action.failure)
+          this.failed(action.pool, action.failure, action.reason);
+        if (action.kind === 'create' && breakers.get(action.pool)?.state === 'halfOpen')
+          this.machines.trialStarted(action.pool);
+        continue;
+      }
+      if (outcome.skipped) {
+        log.debug({ ...fields, why: outcome.skipped }, `skipped: ${formatAction(action)}`);
+        if (/being pulled|pulling it/.test(outcome.skipped)) {
+          this.problems.set(action.pool, {
+            reason: 'ImagePulling',
+            message: outcome.skipped,
+            at: this.options.clock.now(),
+          });
+        }
+        continue;
+      }
+      metrics.action(action.pool, action.kind, false);
+      log.warn(
+        { ...fields, error: outcome.error, failure: outcome.failure },
+        `failed: ${formatAction(action)}: ${outcome.error}`,
+      );
+      if (outcome.failure) this.failed(action.pool, outcome.failure, outcome.error);
+    }
+  }
+
+  private failed(pool: string, reason: string, message: string): void {
+    this.options.metrics.provisioningFailure(pool, reason);
+    this.machines.provisioningFailed(pool, `${reason}: ${message}`);
+    this.problems.set(pool, { reason, message, at: this.options.clock.now() });
+  }
+
+  private updateStatus(spec: DesiredSpec, world: ObservedWorld, plan: Plan, specState: SpecState): void {
+    const now = this.options.clock.now();
+    const self = this.options.self();
+    const statuses = new Map<string, PoolStatus>();
+    const infos = new Map<string, EngineInfo[]>();
+    for (const pool of spec.pools) {
+      const poolPlan = plan.pools.get(pool.name);
+      if (!poolPlan) continue;
+      const planned = plan.actions.filter((a) => a.pool === pool.name).map((a) => a.kind);
+      const problem = this.problems.get(pool.name);
+      const status = poolStatus({
+        plan: poolPlan,
+        planned,
+        ...(problem ? { problem } : {}),
+        ...(this.statuses.get(pool.name) ? { previous: this.statuses.get(pool.name)!.conditions } : {}),
+        generation: specState.generations.get(pool.name) ?? 1,
+        observedGeneration: this.observedGenerations.get(pool.name) ?? 0,
+        now,
+      });
+      statuses.set(pool.name, status);
+      infos.set(pool.name, this.engineInfo(pool, poolPlan, world, self));
+      const engines = { starting: 0, ready: 0, unhealthy: 0, draining: 0 };
+      for (const info of infos.get(pool.name)!) engines[info.state]++;
+      this.options.metrics.pool(pool.name, {
+        engines,
+        desired: status.replicas.desired,
+        free: status.replicas.free,
+        minFree: pool.replicas.minFree,
+        max: pool.replicas.max,
+        streams: this.options.registry.list().filter((s) => s.pool === pool.name).length,
+        breakerState: poolPlan.snapshot.breaker.state,
+        ...(poolPlan.snapshot.vpn
+          ? {
+              vpn: {
+                phase: poolPlan.snapshot.vpn.view.phase,
+                forwardedPort: poolPlan.snapshot.vpn.view.forwardedPort,
+              },
+            }
+          : {}),
+      });
+    }
+    for (const name of this.statuses.keys()) if (!statuses.has(name)) this.options.metrics.forgetPool(name);
+    this.statuses = statuses;
+    this.engineInfos = infos;
+  }
+
+  private engineInfo(
+    pool: PoolSpec,
+    poolPlan: NonNullable<ReturnType<Plan['pools']['get']>>,
+    world: ObservedWorld,
+    self: SelfLocation,
+  ): EngineInfo[] {
+    return engineStates(poolPlan).flatMap(({ status, state }) => {
+      const { engine } = status;
+      const endpoint = engineEndpoint(pool, engine, world, self, this.options.engineHost);
+      if (!endpoint || engine.hostPort === undefined) return [];
+      const probe = this.prober.view().get(engine.containerId);
+      return [
+        {
+          name: engine.name,
+          containerId: engine.containerId,
+          pool: pool.name,
+          host: endpoint.host,
+          port: endpoint.port,
+          hostPort: engine.hostPort,
+          state,
+          streams: status.streams,
+          forwarded: engine.forwarded,
+          ...(engine.p2pPort !== undefined ? { p2pPort: engine.p2pPort } : {}),
+          createdAt: new Date(engine.createdAt).toISOString(),
+          ...(engine.vpn ? { vpn: engine.vpn } : {}),
+          ...(probe?.lastError && probe.consecutiveFailures > 0 ? { lastProbeError: probe.lastError } : {}),
+        },
+      ];
+    });
+  }
+}

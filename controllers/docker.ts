@@ -1,0 +1,262 @@
+import type { Readable } from 'node:stream';
+import Docker from 'dockerode';
+import type { DockerContainerDetails, DockerContainerSummary } from '../state/observed.js';
+import type { CreateContainerBody } from '../state/template.js';
+
+// The one file that imports dockerode. The rest of the code sees the small DockerPort interface, and
+// Docker's errors normalised into DockerError kinds it can act on.
+
+/** One Docker event (`GET /events`), the fields enginepool reads. */
+export interface DockerEvent {
+  readonly Type?: string;
+  readonly Action?: string;
+  readonly Actor?: { readonly ID?: string; readonly Attributes?: Readonly<Record<string, string>> };
+  /** Podman puts the health value here rather than in the action. */
+  readonly HealthStatus?: string;
+  /** Seconds since the epoch. */
+  readonly time?: number;
+  readonly timeNano?: number;
+}
+
+/** What Docker's version endpoint says. */
+export interface DockerVersion {
+  readonly version: string;
+  readonly apiVersion: string;
+  readonly os: string;
+}
+
+/** The kinds of Docker failures the controller handles differently. */
+export type DockerErrorKind =
+  | 'unavailable' // the daemon cannot be reached (socket missing, refused, timeout)
+  | 'forbidden' // the socket exists but this user may not use it
+  | 'notFound'
+  | 'imageNotFound'
+  | 'nameConflict'
+  | 'portInUse' // a host port is taken (by a host process or another container)
+  | 'conflict'
+  | 'badRequest'
+  | 'server';
+
+/** A Docker call that failed, with a kind to act on and Docker's own message. */
+export class DockerError extends Error {
+  constructor(
+    readonly kind: DockerErrorKind,
+    readonly op: string,
+    message: string,
+    readonly statusCode?: number,
+  ) {
+    super(message);
+    this.name = 'DockerError';
+  }
+}
+
+/** True for errors that mean "the daemon is not there" rather than "Docker refused this". */
+export function isUnavailable(error: unknown): boolean {
+  return error instanceof DockerError && (error.kind === 'unavailable' || error.kind === 'forbidden');
+}
+
+/** The Docker operations enginepool uses. Implemented over dockerode; any engine with Docker's API fits. */
+export interface DockerPort {
+  ping(): Promise<void>;
+  version(): Promise<DockerVersion>;
+  listContainers(): Promise<DockerContainerSummary[]>;
+  /** Undefined when no such container exists. */
+  inspectContainer(idOrName: string): Promise<DockerContainerDetails | undefined>;
+  createContainer(body: CreateContainerBody): Promise<string>;
+  startContainer(containerId: string): Promise<void>;
+  restartContainer(containerId: string, timeoutSeconds: number): Promise<void>;
+  /** Force-removes a container and its anonymous volumes; a container already gone is not an error. */
+  removeContainer(containerId: string): Promise<void>;
+  imageExists(ref: string): Promise<boolean>;
+  /** Pulls an image; `onProgress` gets each status line. Errors inside the progress stream reject. */
+  pullImage(ref: string, onProgress: (line: string) => void): Promise<void>;
+  networkExists(name: string): Promise<boolean>;
+  /** Docker's event stream for containers, from `since` (seconds) when given; ends when `signal` aborts. */
+  events(options: { since?: number; signal: AbortSignal }): Promise<AsyncIterable<DockerEvent>>;
+}
+
+/** Observes each Docker call: operation, outcome code and duration (for metrics). */
+export type DockerCallObserver = (op: string, code: string, seconds: number) => void;
+
+/** Options for {@link createDockerPort}. */
+export interface DockerPortOptions {
+  /** `DOCKER_HOST` (unix://, tcp://, http(s)://) or undefined for the local socket. */
+  readonly dockerHost?: string;
+  /** Timeout of one API call (not of the event stream or a pull). */
+  readonly timeoutMs?: number;
+  readonly observe?: DockerCallObserver;
+}
+
+/** The dockerode options for a DOCKER_HOST value. */
+export function connectionOptions(dockerHost: string | undefined): Docker.DockerOptions {
+  if (!dockerHost) return { socketPath: '/var/run/docker.sock' };
+  if (dockerHost.startsWith('unix://')) return { socketPath: dockerHost.slice('unix://'.length) };
+  if (dockerHost.startsWith('/')) return { socketPath: dockerHost };
+  const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
+  return {
+    protocol: url.protocol === 'https:' ? 'https' : 'http',
+    host: url.hostname,
+    port: url.port || (url.protocol === 'https:' ? 2376 : 2375),
+  };
+}
+
+interface RawDockerError {
+  statusCode?: number;
+  code?: string;
+  message?: string;
+  json?: { message?: string } | null;
+}
+
+/** Turns a dockerode/socket error into a {@link DockerError}. */
+export function normaliseError(op: string, error: unknown): DockerError {
+  if (error instanceof DockerError) return error;
+  const raw = (error ?? {}) as RawDockerError;
+  const text = String(raw.json?.message ?? raw.message ?? error).trim();
+  const status = raw.statusCode;
+  if (status === undefined) {
+    if (raw.code === 'EACCES' || raw.code === 'EPERM') {
+      return new DockerError(
+        'forbidden',
+        op,
+        `permission denied on the Docker socket (${text}); run as root or add the user to the "docker" group`,
+      );
+    }
+    return new DockerError('unavailable', op, `Docker is not reachable: ${text}`);
+  }
+  let kind: DockerErrorKind = status >= 500 ? 'server' : 'badRequest';
+  if (/port is already allocated|address already in use|bind for .* failed/i.test(text)) kind = 'portInUse';
+  else if (status === 404 && /image/i.test(text)) kind = 'imageNotFound';
+  else if (status === 404) kind = 'notFound';
+  else if (status === 409 && /name .* is already in use|already in use by container/i.test(text))
+    kind = 'nameConflict';
+  else if (status === 409) kind = 'conflict';
+  return new DockerError(kind, op, text.replace(/^\(HTTP code \d+\) [^-]*- /, ''), status);
+}
+
+/** The DockerPort over dockerode. */
+export function createDockerPort(options: DockerPortOptions = {}): DockerPort {
+  const connection = connectionOptions(options.dockerHost);
+  const api = new Docker({ ...connection, timeout: options.timeoutMs ?? 30_000 });
+  // Why: the modem's timeout is an idle timeout; the event stream and pulls are idle for long stretches.
+  const streams = new Docker(connection);
+  const observe = options.observe ?? (() => {});
+
+  async function call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      const result = await fn();
+      observe(op, 'ok', (performance.now() - started) / 1000);
+      return result;
+    } catch (error) {
+      const normalised = normaliseError(op, error);
+      observe(op, String(normalised.statusCode ?? normalised.kind), (performance.now() - started) / 1000);
+      throw normalised;
+    }
+  }
+
+  async function orUndefined<T>(promise: Promise<T>): Promise<T | undefined> {
+    try {
+      return await promise;
+    } catch (error) {
+      if (error instanceof DockerError && (error.kind === 'notFound' || error.kind === 'imageNotFound')) {
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  return {
+    ping: () => call('ping', async () => void (await api.ping())),
+    version: () =>
+      call('version', async () => {
+        const v = await api.version();
+        return { version: v.Version, apiVersion: v.ApiVersion, os: v.Os };
+      }),
+    listContainers: () =>
+      call(
+        'list',
+        async () => (await api.listContainers({ all: true })) as unknown as DockerContainerSummary[],
+      ),
+    inspectContainer: (idOrName) =>
+      orUndefined(
+        call(
+          'inspect',
+          async () => (await api.getContainer(idOrName).inspect()) as unknown as DockerContainerDetails,
+        ),
+      ),
+    createContainer: (body) =>
+      call(
+        'create',
+        async () => (await api.createContainer(body as unknown as Docker.ContainerCreateOptions)).id,
+      ),
+    startContainer: (containerId) =>
+      call('start', async () => void (await api.getContainer(containerId).start())),
+    restartContainer: (containerId, timeoutSeconds) =>
+      call('restart', async () => void (await api.getContainer(containerId).restart({ t: timeoutSeconds }))),
+    removeContainer: async (containerId) => {
+      await orUndefined(
+        call(
+          'remove',
+          async () => void (await api.getContainer(containerId).remove({ force: true, v: true })),
+        ),
+      );
+    },
+    imageExists: async (ref) =>
+      (await orUndefined(call('image_inspect', async () => await api.getImage(ref).inspect()))) !== undefined,
+    pullImage: (ref, onProgress) =>
+      call('pull', async () => {
+        const stream = (await streams.pull(ref)) as Readable;
+        await new Promise<void>((resolve, reject) => {
+          streams.modem.followProgress(
+            stream,
+            (error: Error | null, output: { error?: string; errorDetail?: { message?: string } }[]) => {
+              // Why: docker-modem does not turn an error inside the progress stream into an error.
+              const last = output?.at(-1);
+              const inStream = last?.errorDetail?.message ?? last?.error;
+              if (error) reject(error);
+              else if (inStream) reject(new DockerError('imageNotFound', 'pull', inStream, 404));
+              else resolve();
+            },
+            (event: { status?: string; progress?: string; id?: string }) => {
+              if (event.status)
+                onProgress([event.id, event.status, event.progress].filter(Boolean).join(' '));
+            },
+          );
+        });
+      }),
+    networkExists: async (name) =>
+      (await orUndefined(call('network_inspect', async () => await api.getNetwork(name).inspect()))) !==
+      undefined,
+    events: ({ since, signal }) =>
+      call('events', async () => {
+        const stream = (await streams.getEvents({
+          filters: { type: ['container'] },
+          ...(since !== undefined ? { since } : {}),
+          abortSignal: signal,
+        })) as unknown as Readable;
+        signal.addEventListener('abort', () => stream.destroy(), { once: true });
+        return parseEventStream(stream);
+      }),
+  };
+}
+
+/** Splits Docker's newline-delimited JSON event stream (chunks do not align with lines). */
+async function* parseEventStream(stream: Readable): AsyncIterable<DockerEvent> {
+  let buffer = '';
+  for await (const chunk of stream) {
+    buffer += chunk.toString();
+    let newline = buffer.indexOf('\n');
+    while (newline >= 0) {
+      const line = buffer.slice(0, newline).trim();
+      buffer = buffer.slice(newline + 1);
+      if (line) {
+        try {
+          yield JSON.parse(line) as DockerEvent;
+        } catch {
+          // A torn or foreign line carries nothing we can use; the periodic resync covers it.
+        }
+      }
+      newline = buffer.indexOf('\n');
+    }
+  }
+}

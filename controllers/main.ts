@@ -1,0 +1,165 @@
+import { resolve } from 'node:path';
+import { type Clock, systemClock } from '../state/clock.js';
+import { detectSelf, type SelfLocation } from './addressing.js';
+import { apiRoutes } from './api.js';
+import { Controller } from './controller.js';
+import { createDockerPort } from './docker.js';
+import { DockerEvents } from './events.js';
+import { createHttpServer } from './http.js';
+import { createLogger, type Logger } from './logger.js';
+import { Loop } from './loop.js';
+import { Metrics } from './metrics.js';
+import { SpecSource } from './specSource.js';
+import { defaultStateDirFor, StateDirLockedError, StreamRegistry } from './streams.js';
+
+// The composition root of `enginepool run`: config, logger, metrics, Docker, machines, loop, HTTP,
+// signals. On SIGTERM it stops acting and exits; the engines keep running for the next start to adopt.
+
+/** Options of {@link runController}. */
+export interface RunOptions {
+  readonly config: string;
+  readonly listen: string;
+  readonly stateDir?: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly clock?: Clock;
+  /** Resolves when the controller should stop (defaults to SIGTERM/SIGINT). */
+  readonly stopSignal?: Promise<string>;
+}
+
+/** Parses `HOST:PORT` (or `:PORT`, or `PORT`). */
+export function parseListen(text: string): { host: string; port: number } {
+  const match = /^(?:(.*):)?(\d{1,5})$/.exec(text.trim());
+  const port = Number(match?.[2]);
+  if (!match || port > 65535) throw new Error(`--listen expects HOST:PORT, got "${text}"`);
+  const host = (match[1] ?? '').replace(/^\[(.*)\]$/, '$1');
+  return { host: host || '0.0.0.0', port };
+}
+
+function signalled(): Promise<string> {
+  return new Promise((resolveSignal) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolveSignal(signal));
+  });
+}
+
+/** Runs the controller until stopped; resolves with the process exit code. */
+export async function runController(options: RunOptions): Promise<number> {
+  const { env } = options;
+  const clock = options.clock ?? systemClock;
+  const logger: Logger = createLogger({
+    level: env.LOG_LEVEL ?? 'info',
+    format: env.LOG_FORMAT === 'pretty' ? 'pretty' : 'json',
+  });
+  const stopSignal = options.stopSignal ?? signalled();
+  let listen: { host: string; port: number };
+  try {
+    listen = parseListen(options.listen);
+  } catch (error) {
+    logger.error((error as Error).message);
+    return 2;
+  }
+  const metrics = new Metrics();
+  const docker = createDockerPort({ dockerHost: env.DOCKER_HOST, observe: metrics.dockerCall });
+  const stateDir = options.stateDir ?? defaultStateDirFor(options.config, env);
+  const registry = new StreamRegistry({ stateDir, clock, logger });
+  try {
+    registry.open();
+  } catch (error) {
+    logger.error({ stateDir }, (error as Error).message);
+    return error instanceof StateDirLockedError ? 1 : 2;
+  }
+  logger.info({ stateDir, config: resolve(options.config) }, 'starting enginepool');
+
+  let loop: Loop | undefined;
+  const wake = (reason: string) => loop?.wake(reason);
+  const specSource = new SpecSource({
+    path: options.config,
+    env,
+    clock,
+    logger,
+    metrics,
+    onChange: () => wake('file changed'),
+  });
+  specSource.reload('start');
+
+  let self: SelfLocation = { inContainer: false, networks: {}, dockerHost: '127.0.0.1' };
+  let selfKnown = false;
+  const refreshSelf = async () => {
+    try {
+      self = await detectSelf(docker, env.DOCKER_HOST);
+      selfKnown = true;
+    } catch {
+      // Docker does not answer yet; the next resync asks again.
+    }
+  };
+  await refreshSelf();
+  if (self.inContainer)
+    logger.info({ networks: Object.keys(self.networks), gateway: self.gateway }, 'running in a container');
+
+  const controller = new Controller({
+    docker,
+    clock,
+    logger,
+    metrics,
+    specState: () => specSource.current(),
+    registry,
+    self: () => self,
+    ...(env.ENGINEPOOL_ENGINE_HOST ? { engineHost: env.ENGINEPOOL_ENGINE_HOST } : {}),
+    wake,
+  });
+  loop = new Loop({
+    clock,
+    logger,
+    pass: () => controller.tickOnce(),
+    resyncMs: 10_000,
+    onResync: () => {
+      controller.observer.invalidateAll();
+      if (!selfKnown) void refreshSelf();
+    },
+  });
+  const events = new DockerEvents({
+    docker,
+    clock,
+    logger,
+    wake,
+    onStarted: (id) => controller.observer.invalidate(id),
+    onGap: () => controller.observer.invalidateAll(),
+  });
+  const token = env.ENGINEPOOL_API_TOKEN || undefined;
+  const deps = { controller, registry, metrics, wake };
+  const server = createHttpServer({ routes: apiRoutes(deps), ...(token ? { token } : {}), logger });
+  try {
+    await new Promise<void>((resolveListen, reject) => {
+      server.once('error', reject);
+      server.listen(listen.port, listen.host, () => resolveListen());
+    });
+  } catch (error) {
+    logger.error(
+      { listen: options.listen },
+      `cannot listen on ${options.listen}: ${(error as Error).message}`,
+    );
+    controller.close();
+    registry.close();
+    return 1;
+  }
+  if (!token)
+    logger.warn('ENGINEPOOL_API_TOKEN is not set: the API is read-only (mutating routes answer 403)');
+  logger.info({ listen: `${listen.host}:${listen.port}` }, 'API listening');
+
+  const onHangup = () => specSource.reload('SIGHUP');
+  process.on('SIGHUP', onHangup);
+  specSource.watch();
+  events.start();
+  loop.start();
+
+  const signal = await stopSignal;
+  logger.info({ signal }, 'stopping; engines keep running and will be adopted by the next start');
+  process.off('SIGHUP', onHangup);
+  await loop.stop();
+  events.stop();
+  specSource.close();
+  controller.close();
+  server.closeAllConnections();
+  await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+  registry.close();
+  return 0;
+}

@@ -1,0 +1,171 @@
+import { request } from 'node:http';
+import type { Clock, TimerHandle } from '../state/clock.js';
+import {
+  type HealthSettings,
+  newProbeRecord,
+  nextProbeAt,
+  type ProbeRecord,
+  recordProbe,
+} from '../state/health.js';
+import type { Logger } from './logger.js';
+
+// Engine health checks: each running engine's `template.health.path` is fetched on its own schedule
+// (every 250 ms while it starts, every `intervalSeconds` once ready), a bounded number at a time. The
+// records are the only health knowledge; a transition (ready, unhealthy) wakes the loop.
+
+/** One engine to probe, as the controller resolves it each tick. */
+export interface ProbeTarget {
+  readonly containerId: string;
+  readonly pool: string;
+  readonly name: string;
+  readonly url: string;
+  readonly settings: HealthSettings;
+}
+
+/** A transition of one engine's health. */
+export type ProbeTransition = 'ready' | 'failing' | 'recovered';
+
+/** Options of an {@link EngineProber}. */
+export interface EngineProberOptions {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Probes in flight at once. */
+  readonly concurrency?: number;
+  readonly onTransition: (target: ProbeTarget, transition: ProbeTransition, record: ProbeRecord) => void;
+}
+
+/** GETs a URL; resolves true on a 2xx answer within the timeout, otherwise an error text. */
+export function httpProbe(
+  url: string,
+  timeoutMs: number,
+): Promise<{ ok: true } | { ok: false; error: string }> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (result: { ok: true } | { ok: false; error: string }) => {
+      if (!settled) {
+        settled = true;
+        resolve(result);
+      }
+    };
+    const req = request(url, { method: 'GET', agent: false, timeout: timeoutMs }, (res) => {
+      res.resume();
+      const status = res.statusCode ?? 0;
+      finish(status >= 200 && status < 300 ? { ok: true } : { ok: false, error: `HTTP ${status}` });
+    });
+    req.on('timeout', () => {
+      req.destroy();
+      finish({ ok: false, error: `no answer within ${timeoutMs} ms` });
+    });
+    req.on('error', (error: NodeJS.ErrnoException) =>
+      finish({ ok: false, error: error.code ?? error.message }),
+    );
+    req.end();
+  });
+}
+
+/** Probes engines and keeps their {@link ProbeRecord}s. */
+export class EngineProber {
+  private readonly records = new Map<string, ProbeRecord>();
+  private targets = new Map<string, ProbeTarget>();
+  private readonly inFlight = new Set<string>();
+  private timer?: TimerHandle;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private closed = false;
+
+  constructor(private readonly options: EngineProberOptions) {}
+
+  /** Sets the engines to probe (every running engine); forgets the others. */
+  sync(targets: readonly ProbeTarget[]): void {
+    const now = this.options.clock.now();
+    this.targets = new Map(targets.map((t) => [t.containerId, t]));
+    for (const id of [...this.records.keys()]) if (!this.targets.has(id)) this.records.delete(id);
+    for (const target of targets) {
+      if (!this.records.has(target.containerId)) this.records.set(target.containerId, newProbeRecord(now));
+    }
+    this.arm();
+  }
+
+  /** Starts an engine's record over (it was restarted): it must prove itself ready again. */
+  reset(containerId: string): void {
+    this.records.set(containerId, newProbeRecord(this.options.clock.now()));
+    this.arm();
+  }
+
+  /** The records, by container id. */
+  view(): ReadonlyMap<string, ProbeRecord> {
+    return this.records;
+  }
+
+  /** Stops probing. */
+  close(): void {
+    this.closed = true;
+    if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer);
+  }
+
+  private arm(): void {
+    if (this.closed) return;
+    let due = Number.POSITIVE_INFINITY;
+    for (const [id, record] of this.records) {
+      const target = this.targets.get(id);
+      if (target && !this.inFlight.has(id)) due = Math.min(due, nextProbeAt(record, target.settings));
+    }
+    if (due === Number.POSITIVE_INFINITY || due >= this.timerAt) return;
+    const { clock } = this.options;
+    if (this.timer !== undefined) clock.clearTimeout(this.timer);
+    this.timerAt = due;
+    this.timer = clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.runDue();
+      },
+      Math.max(0, due - clock.now()),
+    );
+  }
+
+  private runDue(): void {
+    const now = this.options.clock.now();
+    const limit = this.options.concurrency ?? 16;
+    const due = [...this.records]
+      .filter(([id, record]) => {
+        const target = this.targets.get(id);
+        return target && !this.inFlight.has(id) && nextProbeAt(record, target.settings) <= now;
+      })
+      .sort(([, a], [, b]) => (a.lastProbeAt ?? 0) - (b.lastProbeAt ?? 0));
+    for (const [id] of due) {
+      if (this.inFlight.size >= limit) break;
+      void this.probe(this.targets.get(id)!);
+    }
+    this.arm();
+  }
+
+  private async probe(target: ProbeTarget): Promise<void> {
+    this.inFlight.add(target.containerId);
+    const before = this.records.get(target.containerId);
+    const result = await httpProbe(target.url, target.settings.timeoutSeconds * 1000);
+    this.inFlight.delete(target.containerId);
+    // The engine went away, was restarted or moved while the probe ran: its answer no longer counts.
+    if (
+      !before ||
+      this.records.get(target.containerId) !== before ||
+      this.targets.get(target.containerId)?.url !== target.url
+    ) {
+      return this.arm();
+    }
+    const after = recordProbe(before, result, this.options.clock.now());
+    this.records.set(target.containerId, after);
+    const threshold = target.settings.failureThreshold;
+    if (before.readyAt === undefined && after.readyAt !== undefined) {
+      this.options.onTransition(target, 'ready', after);
+    } else if (
+      before.consecutiveFailures < threshold &&
+      after.consecutiveFailures >= threshold &&
+      after.readyAt !== undefined
+    ) {
+      this.options.onTransition(target, 'failing', after);
+    } else if (before.consecutiveFailures >= threshold && after.consecutiveFailures === 0) {
+      this.options.onTransition(target, 'recovered', after);
+    }
+    this.arm();
+  }
+}

@@ -1,0 +1,185 @@
+import { engineName } from '../state/labels.js';
+import type { ObservedWorld } from '../state/observed.js';
+import { type DesiredSpec, derivedPort, type PoolSpec } from '../state/spec.js';
+import type { Action, CreateAction, CreateIntent, Intent, RemoveAction, RestartAction } from './actions.js';
+import { type MachineView, type PoolSnapshot, snapshotPool } from './engines.js';
+import { lowestFreeIndexes } from './names.js';
+import { type CapacityLimit, reconcileReplicas } from './replicas.js';
+import { reconcileVpn } from './vpn.js';
+
+// One tick's plan: run the reconcilers of every pool, gate creates by the breaker and the VPN, give each
+// create the lowest free name and a free port, and order the result: removes, restarts, creates.
+
+/** Everything a plan is computed from. Plain data; `now` comes from the injected clock. */
+export interface PlanInput {
+  readonly spec: DesiredSpec;
+  readonly world: ObservedWorld;
+  readonly view: MachineView;
+  readonly now: number;
+}
+
+/** What the plan found for one pool, for status and conditions. */
+export interface PoolPlan {
+  readonly snapshot: PoolSnapshot;
+  readonly desired: number;
+  readonly limit?: CapacityLimit;
+  /** Creates held back this tick, and why (breaker open, VPN down, no free port). */
+  readonly blocked?: { readonly count: number; readonly reason: string; readonly code: BlockCode };
+}
+
+/** Why creates were held back. */
+export type BlockCode = 'CircuitOpen' | 'VpnNotReady' | 'PortsExhausted';
+
+/** The plan of one tick. */
+export interface Plan {
+  readonly actions: readonly Action[];
+  readonly pools: ReadonlyMap<string, PoolPlan>;
+  /** When the plan should be recomputed even if nothing wakes the loop (a delay ends). */
+  readonly requeueAt?: number;
+}
+
+function gateCreates(snapshot: PoolSnapshot, creates: readonly CreateIntent[]) {
+  if (creates.length === 0) return { allowed: creates };
+  if (snapshot.vpn && !snapshot.vpn.usable) {
+    return {
+      allowed: [],
+      blocked: { count: creates.length, reason: snapshot.vpn.holdReason!, code: 'VpnNotReady' as const },
+    };
+  }
+  const { breaker } = snapshot;
+  if (creates.length <= breaker.createsAllowed) return { allowed: creates };
+  const retry = breaker.retryAt === undefined ? '' : ` until ${new Date(breaker.retryAt).toISOString()}`;
+  const reason =
+    breaker.state === 'open'
+      ? `circuit breaker open${retry} after ${breaker.failures} provisioning failures${breaker.lastFailure ? ` (last: ${breaker.lastFailure})` : ''}`
+      : 'circuit breaker half-open: one trial create at a time';
+  const allowed = creates.slice(0, breaker.createsAllowed);
+  return {
+    allowed,
+    blocked: { count: creates.length - allowed.length, reason, code: 'CircuitOpen' as const },
+  };
+}
+
+/** Removes engines whose pool left the file: free ones now, engines with streams once they are free. */
+function reconcileOrphans(input: PlanInput, streamsOf: (containerId: string) => number): RemoveAction[] {
+  const names = new Set(input.spec.pools.map((pool) => pool.name));
+  return input.world.engines
+    .filter((engine) => !names.has(engine.pool) && streamsOf(engine.containerId) === 0)
+    .map((engine) => ({
+      kind: 'remove',
+      pool: engine.pool,
+      containerId: engine.containerId,
+      name: engine.name,
+      reason: `pool "${engine.pool}" is no longer in the file`,
+    }));
+}
+
+/** Places creates: lowest free names, free ports (ports and names freed by this plan's removes included). */
+function place(
+  pool: PoolSpec,
+  snapshot: PoolSnapshot,
+  creates: readonly CreateIntent[],
+  removed: readonly RemoveAction[],
+  names: Set<string>,
+  portsTaken: Set<number>,
+): { placed: CreateAction[]; unplaced: number } {
+  const freedPorts = snapshot.engines
+    .filter((s) => removed.some((r) => r.containerId === s.engine.containerId))
+    .map((s) => s.engine.hostPort)
+    .filter((port): port is number => port !== undefined && snapshot.ports.allowed.has(port));
+  const ports = [...new Set([...snapshot.ports.free, ...freedPorts])]
+    .filter((port) => !portsTaken.has(port))
+    .sort((a, b) => a - b);
+  const indexes = lowestFreeIndexes(pool.name, creates.length, names);
+  const forwardedPort = snapshot.vpn?.view.forwardedPort ?? null;
+  const placed: CreateAction[] = [];
+  creates.forEach((intent, i) => {
+    const hostPort = ports[i];
+    const index = indexes[i]!;
+    if (hostPort === undefined) return;
+    const name = engineName(pool.name, index);
+    names.add(name);
+    portsTaken.add(hostPort);
+    placed.push({
+      ...intent,
+      name,
+      index,
+      hostPort,
+      p2pPort:
+        intent.forwarded && forwardedPort !== null
+          ? forwardedPort
+          : derivedPort(pool.hostRange, hostPort, 'p2pPort'),
+      apiPort: derivedPort(pool.hostRange, hostPort, 'apiPort'),
+    });
+  });
+  return { placed, unplaced: creates.length - placed.length };
+}
+
+/** Computes the plan of one tick. Pure. */
+export function planTick(input: PlanInput): Plan {
+  const { spec, world, view, now } = input;
+  const removes: RemoveAction[] = [];
+  const restarts: RestartAction[] = [];
+  const creates: CreateAction[] = [];
+  const pools = new Map<string, PoolPlan>();
+  let requeueAt: number | undefined;
+  const streamsOf = (containerId: string) => view.streams.get(containerId)?.open ?? 0;
+  removes.push(...reconcileOrphans(input, streamsOf));
+
+  const decided = spec.pools.map((pool) => {
+    const snapshot = snapshotPool(pool, world, view, now);
+    const vpn = reconcileVpn(snapshot);
+    const excluded = new Set(
+      vpn.intents.map((intent) => (intent.kind === 'create' ? '' : intent.containerId)),
+    );
+    const replicas = reconcileReplicas(snapshot, excluded);
+    if (replicas.requeueAt !== undefined)
+      requeueAt = Math.min(requeueAt ?? replicas.requeueAt, replicas.requeueAt);
+    return { pool, snapshot, replicas, intents: [...vpn.intents, ...replicas.intents] as Intent[] };
+  });
+
+  for (const { intents } of decided) {
+    for (const intent of intents) {
+      if (intent.kind === 'remove') removes.push(intent);
+      else if (intent.kind === 'restart') restarts.push(intent);
+    }
+  }
+  // Why: names and ports are placed after every removal is known, across pools, so two pools with
+  // overlapping ranges never get the same port and a removed engine's name is reused at once.
+  const removedNames = new Set(removes.map((r) => r.name));
+  const names = new Set([...world.names].filter((name) => !removedNames.has(name)));
+  const portsTaken = new Set<number>();
+  for (const { pool, snapshot, replicas, intents } of decided) {
+    const wanted = intents.filter((intent): intent is CreateIntent => intent.kind === 'create');
+    const gated = gateCreates(snapshot, wanted);
+    const { placed, unplaced } = place(
+      pool,
+      snapshot,
+      gated.allowed,
+      removes.filter((r) => r.pool === pool.name),
+      names,
+      portsTaken,
+    );
+    creates.push(...placed);
+    const blocked =
+      gated.blocked ??
+      (unplaced > 0
+        ? {
+            count: unplaced,
+            reason: `no free host port in ${pool.hostRange.start}-${pool.hostRange.end}`,
+            code: 'PortsExhausted' as const,
+          }
+        : undefined);
+    pools.set(pool.name, {
+      snapshot,
+      desired: replicas.desired,
+      ...(replicas.limit ? { limit: replicas.limit } : {}),
+      ...(blocked ? { blocked } : {}),
+    });
+  }
+  return {
+    actions: [...removes, ...restarts, ...creates],
+    pools,
+    ...(requeueAt !== undefined ? { requeueAt } : {}),
+  };
+}

@@ -1,0 +1,53 @@
+import type { ObservedWorld } from '../state/observed.js';
+import type { PoolSpec } from '../state/spec.js';
+
+// Host ports, derived from Docker on every tick: the ports every container publishes (ours or not,
+// running or stopped), the host-port labels of managed containers (engines behind a VPN publish
+// nothing themselves), and ports Docker refused recently. There is no allocator state to release.
+
+/** Ports an engine of this pool may be published on: the range, or behind a VPN the range ∩ what the VPN publishes. */
+export function allowedPorts(pool: PoolSpec, world: ObservedWorld): readonly number[] {
+  const { start, end } = pool.hostRange;
+  const vpnName = pool.vpn?.gluetun.container;
+  if (vpnName !== undefined) {
+    const vpn = world.vpns.get(vpnName);
+    return (vpn?.publishedPorts ?? []).filter((port) => port >= start && port <= end);
+  }
+  const ports: number[] = [];
+  for (let port = start; port <= end; port++) ports.push(port);
+  return ports;
+}
+
+/**
+ * True when a container other than the pool's own engines and its VPN holds the port. Behind a VPN, the
+ * VPN container publishes every usable port; that does not make them taken.
+ */
+function heldByOthers(pool: PoolSpec, world: ObservedWorld, port: number, ownNames: ReadonlySet<string>) {
+  const vpnName = pool.vpn?.gluetun.container;
+  return (world.portHolders.get(port) ?? []).some((holder) => holder !== vpnName && !ownNames.has(holder));
+}
+
+/** The pool's port budget: how many engines it could hold at most, and the ports free for new ones. */
+export interface PortBudget {
+  /** Allowed ports not held by anything else than this pool's engines (and its VPN). */
+  readonly capacity: number;
+  /** Allowed ports nobody holds and Docker has not refused recently, lowest first. */
+  readonly free: readonly number[];
+  readonly allowed: ReadonlySet<number>;
+}
+
+/** Computes a pool's {@link PortBudget} from the world and the ports Docker refused recently. */
+export function portBudget(pool: PoolSpec, world: ObservedWorld, setAside: ReadonlySet<number>): PortBudget {
+  const allowed = allowedPorts(pool, world);
+  const ownNames = new Set(world.engines.filter((e) => e.pool === pool.name).map((e) => e.name));
+  let capacity = 0;
+  const free: number[] = [];
+  for (const port of allowed) {
+    if (heldByOthers(pool, world, port, ownNames)) continue;
+    capacity++;
+    const holders = world.portHolders.get(port) ?? [];
+    const takenByOwn = holders.some((holder) => ownNames.has(holder));
+    if (!takenByOwn && !setAside.has(port)) free.push(port);
+  }
+  return { capacity, free, allowed: new Set(allowed) };
+}

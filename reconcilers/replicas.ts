@@ -1,0 +1,184 @@
+import type { Intent, RemoveAction } from './actions.js';
+import type { EngineStatus, PoolSnapshot } from './engines.js';
+
+// How many engines a pool should run, and which ones go. An engine with no open stream is free;
+// starting engines count as free, so nothing overshoots. The pool keeps free >= minFree and
+// min <= total <= max; when they collide, max wins and the pool says so (never an error).
+
+/** Why a pool runs fewer engines than used + minFree asks for. */
+export interface CapacityLimit {
+  readonly reason: 'MaxReached' | 'PortsExhausted';
+  readonly message: string;
+}
+
+/** What the replicas reconciler decided for one pool. */
+export interface ReplicaDecision {
+  readonly intents: readonly Intent[];
+  /** The number of engines the pool should run now. */
+  readonly desired: number;
+  readonly limit?: CapacityLimit;
+  /** When a waiting decision becomes due (a scale-down delay ends, a startup times out). */
+  readonly requeueAt?: number;
+}
+
+const byIndexDescending = (a: EngineStatus, b: EngineStatus) =>
+  (b.engine.index ?? Number.MAX_SAFE_INTEGER) - (a.engine.index ?? Number.MAX_SAFE_INTEGER);
+
+function remove(status: EngineStatus, reason: string, failure?: RemoveAction['failure']): RemoveAction {
+  const { engine } = status;
+  return {
+    kind: 'remove',
+    pool: engine.pool,
+    containerId: engine.containerId,
+    name: engine.name,
+    reason,
+    ...(failure ? { failure } : {}),
+  };
+}
+
+function seconds(ms: number): string {
+  return `${Math.max(0, Math.round(ms / 1000))}s`;
+}
+
+/**
+ * Decides creates and removals for one pool. `excluded` are engines another reconciler already acts on
+ * in this plan (they count as gone).
+ */
+export function reconcileReplicas(
+  snapshot: PoolSnapshot,
+  excluded: ReadonlySet<string> = new Set(),
+): ReplicaDecision {
+  const { pool, now } = snapshot;
+  const { minFree, min, max, scaleDownDelaySeconds } = pool.replicas;
+  const intents: Intent[] = [];
+  let requeueAt: number | undefined;
+  const wakeAt = (at: number) => {
+    requeueAt = requeueAt === undefined ? at : Math.min(requeueAt, at);
+  };
+  const engines = snapshot.engines.filter((s) => !excluded.has(s.engine.containerId));
+  const vpnHeld = snapshot.vpn !== undefined && !snapshot.vpn.usable;
+
+  for (const status of engines.filter((s) => s.phase === 'exited')) {
+    const code = status.engine.exitCode === undefined ? '' : ` with code ${status.engine.exitCode}`;
+    const failure =
+      status.everReady || vpnHeld || !status.provisionedByThisRun ? undefined : 'ExitedBeforeReady';
+    intents.push(
+      remove(status, `${status.engine.state === 'created' ? 'never started' : `exited${code}`}`, failure),
+    );
+  }
+  const live = engines.filter((s) => s.phase !== 'exited');
+  const used = live.filter((s) => s.streams > 0 && s.phase !== 'unhealthy').length;
+  const desiredRaw = Math.max(min, used + minFree);
+  const desired = Math.min(desiredRaw, max);
+  // Why: behind a VPN that is down, engines cannot become ready or answer probes; judging them would
+  // remove the whole pool. Only containers that are already gone are cleaned up.
+  if (vpnHeld) return { intents, desired };
+
+  const timedOut = live.filter((s) => s.phase === 'timedOut');
+  for (const status of timedOut) {
+    intents.push(
+      remove(
+        status,
+        `not ready within startupTimeoutSeconds (${pool.template.health.startupTimeoutSeconds}s)`,
+        'StartupTimeout',
+      ),
+    );
+  }
+  for (const status of live) if (status.startupDeadline !== undefined) wakeAt(status.startupDeadline + 1);
+
+  const healthy = live.filter((s) => s.phase === 'starting' || s.phase === 'ready');
+  const unhealthy = live.filter((s) => s.phase === 'unhealthy');
+  const starting = healthy.filter((s) => s.phase === 'starting');
+  const cap = Math.min(max, snapshot.ports.capacity);
+  const total = live.length - timedOut.length;
+  const room = cap - total;
+  const canCreate = snapshot.breaker.createsAllowed > 0;
+  let limit: CapacityLimit | undefined;
+  if (desiredRaw > max) {
+    limit = {
+      reason: 'MaxReached',
+      message: `${used} engines in use + minFree ${minFree} = ${used + minFree} wanted, capped at max ${max}`,
+    };
+  } else if (desired > cap) {
+    limit = {
+      reason: 'PortsExhausted',
+      message: `${desired} engines wanted but only ${snapshot.ports.capacity} usable host ports${pool.vpn ? ' published by the VPN' : ''} in ${pool.hostRange.start}-${pool.hostRange.end}`,
+    };
+  }
+
+  const forwardedPort = pool.vpn?.gluetun.forwardedPort ? (snapshot.vpn?.view.forwardedPort ?? null) : null;
+  const needsForwarded =
+    forwardedPort !== null && !live.some((s) => s.engine.forwarded && s.phase !== 'timedOut');
+  let forwardedPlanned = false;
+  const create = (reason: string) => {
+    const forwarded = needsForwarded && !forwardedPlanned;
+    forwardedPlanned ||= forwarded;
+    intents.push({ kind: 'create', pool: pool.name, forwarded, reason });
+  };
+
+  const deficit = Math.min(desired, cap) - healthy.length;
+  if (deficit > 0) {
+    const count = Math.min(deficit, Math.max(room, 0));
+    const why = `${used} used + minFree ${minFree} = ${desired} wanted, ${healthy.length} running or starting`;
+    for (let i = 0; i < count; i++) create(`scale up: ${why}`);
+    const lacking = deficit - count;
+    // Why: a replacement starts before the unhealthy engine goes, unless there is no room for it.
+    for (const status of unhealthy.slice(0, lacking)) {
+      intents.push(
+        remove(
+          status,
+          `unhealthy (${status.engine.name} failed its probes); no room to start a replacement first`,
+        ),
+      );
+    }
+  } else if (unhealthy.length > 0 && starting.length === 0) {
+    for (const status of unhealthy) intents.push(remove(status, 'unhealthy; its replacement is ready'));
+  }
+
+  const replaceable = healthy
+    .filter((s) => s.outdated !== undefined && s.streams === 0)
+    .sort(byIndexDescending);
+  if (deficit <= 0 && canCreate && replaceable.length > 0 && starting.length === 0) {
+    const victim = replaceable[0]!;
+    const why = `${victim.outdated}`;
+    if (victim.engine.forwarded) {
+      intents.push(remove(victim, `${why}; the forwarded port must be free before its replacement starts`));
+    } else if (healthy.length > desired) {
+      intents.push(remove(victim, `${why}; replaced by a new engine`));
+    } else if (room > 0) {
+      create(`rolling update: start a new engine before replacing ${victim.engine.name} (${why})`);
+    } else {
+      intents.push(remove(victim, `${why}; at max, so replaced in place`));
+    }
+  } else if (deficit <= 0 && needsForwarded && canCreate) {
+    if (room > 0) create(`the forwarded port ${forwardedPort} has no engine`);
+    else {
+      const victim = healthy.filter((s) => s.streams === 0 && s.phase === 'ready').sort(byIndexDescending)[0];
+      if (victim) intents.push(remove(victim, `make room for the engine of forwarded port ${forwardedPort}`));
+    }
+  } else if (deficit < 0 && replaceable.length === 0) {
+    let excess = healthy.length - desired;
+    const candidates = healthy
+      .filter(
+        (s) => s.phase === 'ready' && s.streams === 0 && !(forwardedPort !== null && s.engine.forwarded),
+      )
+      .sort(byIndexDescending);
+    for (const status of candidates) {
+      if (excess <= 0) break;
+      const eligibleAt =
+        Math.max(status.freeSince, snapshot.lastStreamEndedAt ?? 0) + scaleDownDelaySeconds * 1000;
+      if (eligibleAt > now) {
+        wakeAt(eligibleAt);
+        continue;
+      }
+      intents.push(
+        remove(
+          status,
+          `scale down: ${used} used + minFree ${minFree} = ${desired} wanted, ${healthy.length} running; free for ${seconds(now - status.freeSince)}`,
+        ),
+      );
+      excess--;
+    }
+  }
+  return { intents, desired, ...(limit ? { limit } : {}), ...(requeueAt !== undefined ? { requeueAt } : {}) };
+}

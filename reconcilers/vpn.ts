@@ -1,0 +1,94 @@
+import { namespaceDonor } from '../state/observed.js';
+import type { Intent } from './actions.js';
+import type { EngineStatus, PoolSnapshot } from './engines.js';
+
+// Decisions that only a VPN pool has, by what Docker shows of the VPN container and the VPN machine's
+// phase: engines bound to a namespace that is gone, the forwarded engine after a port change, and the
+// gentle restart of engines after the VPN reconnected.
+
+/** What the VPN reconciler decided for one pool. */
+export interface VpnDecision {
+  readonly intents: readonly Intent[];
+}
+
+const NONE: VpnDecision = { intents: [] };
+
+function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Restarts at most this share of a pool's engines at once after a reconnect, so it is never a storm. */
+const RECONNECT_RESTART_SHARE = 4;
+
+/** Decides the VPN-specific removals and restarts of one pool. */
+export function reconcileVpn(snapshot: PoolSnapshot): VpnDecision {
+  const settings = snapshot.pool.vpn?.gluetun;
+  const vpn = snapshot.vpn;
+  if (!settings || !vpn?.observed.exists || vpn.observed.state !== 'running') return NONE;
+  const { observed, view } = vpn;
+  const intents: Intent[] = [];
+  const handled = new Set<string>();
+  const act = (status: EngineStatus, kind: 'remove' | 'restart', reason: string) => {
+    handled.add(status.engine.containerId);
+    const { engine } = status;
+    intents.push({ kind, pool: engine.pool, containerId: engine.containerId, name: engine.name, reason });
+  };
+  const live = snapshot.engines.filter((s) => s.phase !== 'exited');
+
+  for (const status of live) {
+    const donor = namespaceDonor(status.engine.networkMode);
+    const boundElsewhere =
+      donor !== undefined && donor !== observed.name && !(observed.containerId ?? '').startsWith(donor);
+    if (boundElsewhere) {
+      // Why: Docker keeps the donor's id in the engine's network mode; a restart would try to join a
+      // namespace that no longer exists, so only a new container can join the new one.
+      act(
+        status,
+        'remove',
+        `VPN container "${observed.name}" was recreated; the engine is bound to its old namespace`,
+      );
+    } else if (
+      status.engine.startedAt !== undefined &&
+      observed.startedAt !== undefined &&
+      status.engine.startedAt < observed.startedAt
+    ) {
+      act(
+        status,
+        'restart',
+        `VPN container "${observed.name}" restarted at ${isoTime(observed.startedAt)}; the engine lost its network`,
+      );
+    }
+  }
+
+  const current = view.forwardedPort;
+  if (view.phase === 'healthy' && settings.forwardedPort && current !== null) {
+    for (const status of live) {
+      const { engine } = status;
+      if (engine.forwarded && !handled.has(engine.containerId) && engine.p2pPort !== current) {
+        act(status, 'remove', `forwarded port changed from ${engine.p2pPort ?? 'none'} to ${current}`);
+      }
+    }
+  }
+
+  const recoveredAt = view.recoveredAt;
+  if (
+    settings.restartEnginesOnReconnect &&
+    recoveredAt !== null &&
+    (view.phase === 'recovering' || view.phase === 'healthy') &&
+    !live.some((s) => s.phase === 'starting')
+  ) {
+    const stale = live
+      .filter((s) => !handled.has(s.engine.containerId))
+      .filter((s) => s.engine.startedAt !== undefined && s.engine.startedAt < recoveredAt)
+      .sort((a, b) => a.streams - b.streams || (a.engine.index ?? 0) - (b.engine.index ?? 0));
+    const batch = Math.max(1, Math.ceil(live.length / RECONNECT_RESTART_SHARE));
+    for (const status of stale.slice(0, batch)) {
+      act(
+        status,
+        'restart',
+        `VPN reconnected at ${isoTime(recoveredAt)}; restarting engines a few at a time, free ones first`,
+      );
+    }
+  }
+  return { intents };
+}

@@ -1,0 +1,120 @@
+import { assign, type SnapshotFrom, setup } from 'xstate';
+
+// The provisioning circuit breaker of one pool. Closed: creates flow. Open after `threshold` consecutive
+// provisioning failures: no creates. Half-open after `openMs`: exactly one trial create, which closes it
+// when the engine becomes ready and opens it again when it fails. Time comes from the actor's clock.
+
+/** The settings a breaker is made with (from `spec.circuitBreaker` and the startup timeout). */
+export interface BreakerInput {
+  readonly threshold: number;
+  readonly openMs: number;
+  /** A trial that neither succeeds nor fails within this time is given up, and another one allowed. */
+  readonly trialMs: number;
+}
+
+interface BreakerContext extends BreakerInput {
+  failures: number;
+  openedAt?: number;
+  lastFailure?: string;
+}
+
+/** Facts the breaker learns, each with the time it happened (from the injected clock). */
+export type BreakerEvent =
+  | { type: 'PROVISION_FAILED'; reason: string; at: number }
+  | { type: 'PROVISION_SUCCEEDED'; at: number }
+  | { type: 'TRIAL_STARTED'; at: number }
+  | { type: 'RESET_REQUESTED'; at: number }
+  | { type: 'TEMPLATE_CHANGED'; at: number }
+  | { type: 'SETTINGS_CHANGED'; settings: BreakerInput };
+
+export const circuitBreakerMachine = setup({
+  types: {
+    input: {} as BreakerInput,
+    context: {} as BreakerContext,
+    events: {} as BreakerEvent,
+  },
+  guards: {
+    reachedThreshold: ({ context }) => context.failures + 1 >= context.threshold,
+  },
+  actions: {
+    recordFailure: assign(({ context, event }) => ({
+      failures: context.failures + 1,
+      lastFailure: event.type === 'PROVISION_FAILED' ? event.reason : context.lastFailure,
+    })),
+    markOpened: assign({ openedAt: ({ event }) => ('at' in event ? event.at : undefined) }),
+    resetFailures: assign({ failures: 0, openedAt: undefined }),
+    applySettings: assign(({ event }) => (event.type === 'SETTINGS_CHANGED' ? { ...event.settings } : {})),
+  },
+  delays: {
+    coolDown: ({ context }) => context.openMs,
+    trialTimeout: ({ context }) => context.trialMs,
+  },
+}).createMachine({
+  id: 'circuitBreaker',
+  context: ({ input }) => ({ ...input, failures: 0 }),
+  initial: 'closed',
+  on: {
+    SETTINGS_CHANGED: { actions: 'applySettings' },
+    RESET_REQUESTED: { target: '.closed', actions: 'resetFailures' },
+  },
+  states: {
+    closed: {
+      on: {
+        PROVISION_SUCCEEDED: { actions: 'resetFailures' },
+        PROVISION_FAILED: [
+          { guard: 'reachedThreshold', target: 'open', actions: ['recordFailure', 'markOpened'] },
+          { actions: 'recordFailure' },
+        ],
+      },
+    },
+    open: {
+      after: { coolDown: 'halfOpen' },
+      on: {
+        // Why: the breaker protects against repeating the same failing create; an edited template is new.
+        TEMPLATE_CHANGED: 'halfOpen',
+        PROVISION_FAILED: { actions: 'recordFailure' },
+      },
+    },
+    halfOpen: {
+      initial: 'ready',
+      on: {
+        PROVISION_SUCCEEDED: { target: 'closed', actions: 'resetFailures' },
+        PROVISION_FAILED: { target: 'open', actions: ['recordFailure', 'markOpened'] },
+      },
+      states: {
+        ready: { on: { TRIAL_STARTED: 'trialing' } },
+        trialing: { after: { trialTimeout: 'ready' } },
+      },
+    },
+  },
+});
+
+/** The breaker as plain data, for reconcilers, status and metrics. */
+export interface BreakerView {
+  readonly state: 'closed' | 'open' | 'halfOpen';
+  readonly failures: number;
+  /** How many creates may start now: unlimited when closed, one trial when half-open, none otherwise. */
+  readonly createsAllowed: number;
+  readonly openedAt?: number;
+  /** When an open breaker lets the next trial through. */
+  readonly retryAt?: number;
+  readonly lastFailure?: string;
+}
+
+/** The plain view of a breaker snapshot. */
+export function breakerView(snapshot: SnapshotFrom<typeof circuitBreakerMachine>): BreakerView {
+  const { context } = snapshot;
+  const state = snapshot.matches('closed') ? 'closed' : snapshot.matches('open') ? 'open' : 'halfOpen';
+  const createsAllowed =
+    state === 'closed' ? Number.POSITIVE_INFINITY : snapshot.matches({ halfOpen: 'ready' }) ? 1 : 0;
+  return {
+    state,
+    failures: context.failures,
+    createsAllowed,
+    ...(context.openedAt !== undefined ? { openedAt: context.openedAt } : {}),
+    ...(state === 'open' && context.openedAt !== undefined
+      ? { retryAt: context.openedAt + context.openMs }
+      : {}),
+    ...(context.lastFailure !== undefined ? { lastFailure: context.lastFailure } : {}),
+  };
+}

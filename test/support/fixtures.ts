@@ -1,0 +1,146 @@
+import type { MachineView, StreamFacts } from '../../reconcilers/engines.js';
+import type { ProbeRecord } from '../../state/health.js';
+import { engineName, LABELS } from '../../state/labels.js';
+import type { BreakerView } from '../../state/machines/circuitBreaker.js';
+import type { VpnView } from '../../state/machines/vpnLifecycle.js';
+import {
+  type DockerContainerDetails,
+  type DockerContainerSummary,
+  type ObservedWorld,
+  observeWorld,
+} from '../../state/observed.js';
+import { type DesiredSpec, type PoolSpec, parseSpec } from '../../state/spec.js';
+
+// Builders for pure tests: specs from real YAML, Docker list items, and machine views.
+
+/** A pool parsed from YAML, with `spec` lines merged in (indented under `spec:`). */
+export function poolSpec(
+  options: { name?: string; replicas?: string; extra?: string; image?: string } = {},
+): PoolSpec {
+  const text = `apiVersion: enginepool/v1
+kind: EnginePool
+metadata:
+  name: ${options.name ?? 'ace'}
+spec:
+  template:
+    image: ${options.image ?? 'engine:1'}
+    args: ["--http-port={{httpPort}}", "--port={{p2pPort}}"]
+  replicas: ${options.replicas ?? '{ minFree: 1, max: 5, scaleDownDelaySeconds: 30 }'}
+  ports:
+    hostRange: 19000-19009
+${options.extra ?? ''}`;
+  const result = parseSpec(text);
+  if (!result.ok) throw new Error(JSON.stringify(result.issues));
+  return result.spec.pools[0]!;
+}
+
+/** A desired spec with the given pools. */
+export function desired(...pools: PoolSpec[]): DesiredSpec {
+  return { pools };
+}
+
+/** A Docker list item of an engine of `pool`, running and current unless told otherwise. */
+export function engine(
+  pool: PoolSpec,
+  index: number,
+  options: {
+    port?: number;
+    state?: string;
+    status?: string;
+    hash?: string;
+    forwarded?: boolean;
+    p2pPort?: number;
+    createdAt?: number;
+    networkMode?: string;
+  } = {},
+): DockerContainerSummary {
+  const port = options.port ?? 19000 + index - 1;
+  const state = options.state ?? 'running';
+  return {
+    Id: `id-${pool.name}-${index}`,
+    Names: [`/${engineName(pool.name, index)}`],
+    Image: pool.template.image,
+    State: state,
+    Status: options.status ?? (state === 'running' ? 'Up 1 minute' : 'Exited (1) 1 second ago'),
+    Created: (options.createdAt ?? 0) / 1000,
+    Labels: {
+      [LABELS.pool]: pool.name,
+      [LABELS.hostPort]: String(port),
+      [LABELS.specHash]: options.hash ?? pool.templateHash,
+      ...(options.forwarded ? { [LABELS.forwarded]: 'true' } : {}),
+      ...(options.p2pPort !== undefined ? { [LABELS.p2pPort]: String(options.p2pPort) } : {}),
+      ...(pool.vpn ? { [LABELS.vpn]: pool.vpn.gluetun.container } : {}),
+    },
+    Ports: pool.vpn || state !== 'running' ? [] : [{ PrivatePort: port, PublicPort: port, Type: 'tcp' }],
+    HostConfig: { NetworkMode: options.networkMode ?? 'bridge' },
+  };
+}
+
+/** A container that is not ours. */
+export function foreign(
+  name: string,
+  options: { ports?: number[]; state?: string } = {},
+): DockerContainerSummary {
+  return {
+    Id: `id-${name}`,
+    Names: [`/${name}`],
+    State: options.state ?? 'running',
+    Status: 'Up',
+    Created: 0,
+    Labels: {},
+    Ports: (options.ports ?? []).map((port) => ({ PrivatePort: 80, PublicPort: port, Type: 'tcp' })),
+  };
+}
+
+/** The world from list items, VPN inspects and engine start times. */
+export function world(
+  list: DockerContainerSummary[],
+  options: {
+    vpns?: Record<string, DockerContainerDetails | undefined>;
+    startedAt?: Record<string, number>;
+    stoppedBindings?: Record<string, number[]>;
+    now?: number;
+  } = {},
+): ObservedWorld {
+  return observeWorld(
+    list,
+    {
+      stoppedBindings: new Map(Object.entries(options.stoppedBindings ?? {})),
+      vpnDetails: new Map(Object.entries(options.vpns ?? {})),
+      engineStartedAt: new Map(Object.entries(options.startedAt ?? {})),
+    },
+    options.now ?? 0,
+  );
+}
+
+/** A ready probe record (ready since `at`). */
+export function ready(at = 0): ProbeRecord {
+  return { firstSeenAt: at, lastProbeAt: at, readyAt: at, consecutiveFailures: 0 };
+}
+
+/** Machine views; everything defaults to "nothing known". */
+export function view(
+  options: {
+    probes?: Record<string, ProbeRecord>;
+    streams?: Record<string, StreamFacts>;
+    poolLastStreamEndedAt?: Record<string, number>;
+    breakers?: Record<string, BreakerView>;
+    vpns?: Record<string, VpnView>;
+    setAsidePorts?: number[];
+  } = {},
+): MachineView {
+  return {
+    probes: new Map(Object.entries(options.probes ?? {})),
+    streams: new Map(Object.entries(options.streams ?? {})),
+    poolLastStreamEndedAt: new Map(Object.entries(options.poolLastStreamEndedAt ?? {})),
+    breakers: new Map(Object.entries(options.breakers ?? {})),
+    vpns: new Map(Object.entries(options.vpns ?? {})),
+    setAsidePorts: new Set(options.setAsidePorts ?? []),
+    countFailuresSince: 0,
+  };
+}
+
+/** Probe records marking these engines of `pool` ready. */
+export function allReady(pool: PoolSpec, indexes: number[], at = 0): Record<string, ProbeRecord> {
+  return Object.fromEntries(indexes.map((i) => [`id-${pool.name}-${i}`, ready(at)]));
+}
