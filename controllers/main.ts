@@ -35,6 +35,12 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host: host || '0.0.0.0', port };
 }
 
+/** ENGINEPOOL_RESYNC_SECONDS: the longest time between two passes (default 10). */
+function resyncSeconds(env: RunOptions['env']): number {
+  const value = Number(env.ENGINEPOOL_RESYNC_SECONDS ?? 10);
+  return Number.isFinite(value) && value >= 0.5 ? value : 10;
+}
+
 function signalled(): Promise<string> {
   return new Promise((resolveSignal) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolveSignal(signal));
@@ -110,7 +116,7 @@ export async function runController(options: RunOptions): Promise<number> {
     clock,
     logger,
     pass: () => controller.tickOnce(),
-    resyncMs: 10_000,
+    resyncMs: resyncSeconds(env) * 1000,
     onResync: () => {
       controller.observer.invalidateAll();
       if (!selfKnown) void refreshSelf();

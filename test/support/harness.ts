@@ -159,7 +159,14 @@ export class ControllerProcess {
       join(ROOT, 'bin', 'enginepool'),
       ['run', '--config', this.config, '--listen', `127.0.0.1:${this.port}`, '--state-dir', this.stateDir],
       {
-        env: { ...process.env, ENGINEPOOL_API_TOKEN: this.token, LOG_LEVEL: 'debug', ...this.env },
+        env: {
+          ...process.env,
+          ENGINEPOOL_API_TOKEN: this.token,
+          LOG_LEVEL: 'debug',
+          // Why: a short resync makes "nothing changed over several passes" quick to observe.
+          ENGINEPOOL_RESYNC_SECONDS: '2',
+          ...this.env,
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
