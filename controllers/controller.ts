@@ -21,6 +21,9 @@ import { VpnProber } from './vpnProbe.js';
 // Every pass derives its view from Docker; what it keeps between passes is only what Docker cannot
 // know (streams, probe history, machines) and what users read (status).
 
+/** How soon a pass in which an action failed is followed by another. */
+const RETRY_AFTER_FAILURE_MS = 1_000;
+
 /** An engine as the API shows it (contract §3). */
 export interface EngineInfo {
   readonly name: string;
@@ -202,7 +205,7 @@ export class Controller {
     }
     this.machines.sync(spec);
     this.vpnProber.sync(spec.pools);
-    this.prober.sync(this.probeTargets(spec, world));
+    this.prober.sync(this.probeTargets(spec, world), new Set(world.engines.map((e) => e.containerId)));
 
     const view: MachineView = {
       probes: this.prober.view(),

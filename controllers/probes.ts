@@ -74,11 +74,14 @@ export class EngineProber {
 
   constructor(private readonly options: EngineProberOptions) {}
 
-  /** Sets the engines to probe (every running engine); forgets the others. */
-  sync(targets: readonly ProbeTarget[]): void {
+  /**
+   * Sets the engines to probe (every running engine). Records of containers that still exist are
+   * kept (an exited engine's history says whether it was ever ready); the others are forgotten.
+   */
+  sync(targets: readonly ProbeTarget[], existing: ReadonlySet<string>): void {
     const now = this.options.clock.now();
     this.targets = new Map(targets.map((t) => [t.containerId, t]));
-    for (const id of [...this.records.keys()]) if (!this.targets.has(id)) this.records.delete(id);
+    for (const id of [...this.records.keys()]) if (!existing.has(id)) this.records.delete(id);
     for (const target of targets) {
       if (!this.records.has(target.containerId)) this.records.set(target.containerId, newProbeRecord(now));
     }

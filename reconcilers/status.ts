@@ -158,7 +158,16 @@ export function poolStatus(input: PoolStatusInput): PoolStatus {
     });
   }
 
-  if (breaker.state !== 'closed') {
+  if (input.problem) {
+    // Why: the root cause (a missing image, engines exiting) says what to fix; the breaker is its effect.
+    const breakerNote = breaker.state === 'closed' ? '' : `; ${breakerMessage}`;
+    conditions.push({
+      type: 'Degraded',
+      status: 'True',
+      reason: input.problem.reason,
+      message: `${input.problem.message}${breakerNote}`,
+    });
+  } else if (breaker.state !== 'closed') {
     conditions.push({ type: 'Degraded', status: 'True', reason: 'CircuitOpen', message: breakerMessage });
   } else if (vpn && vpn.view.phase === 'emergency') {
     conditions.push({
@@ -166,13 +175,6 @@ export function poolStatus(input: PoolStatusInput): PoolStatus {
       status: 'True',
       reason: 'VpnDown',
       message: vpn.holdReason ?? 'VPN down',
-    });
-  } else if (input.problem) {
-    conditions.push({
-      type: 'Degraded',
-      status: 'True',
-      reason: input.problem.reason,
-      message: input.problem.message,
     });
   } else if (plan.blocked?.code === 'PortsExhausted') {
     conditions.push({
