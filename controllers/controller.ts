@@ -81,6 +81,7 @@ export class Controller {
   private readonly problems = new Map<string, Problem>();
   private readonly observedGenerations = new Map<string, number>();
   private readonly blockedLogged = new Map<string, string>();
+  private unknownPoolsLogged = '';
   private dockerError?: string;
 
   constructor(private readonly options: ControllerOptions) {
@@ -238,11 +239,18 @@ export class Controller {
       this.observedGenerations.set(pool.name, specState.generations.get(pool.name) ?? 1);
     }
     this.updateStatus(spec, world, plan, specState);
-    if (outcomes.some((o) => !o.ok)) this.options.wake('some actions failed');
+    // Why: a failed action is retried soon by a fresh plan, but never in a hot loop.
+    const retryAt = outcomes.some((o) => !o.ok && !o.skipped)
+      ? clock.now() + RETRY_AFTER_FAILURE_MS
+      : undefined;
+    const requeueAt = Math.min(
+      plan.requeueAt ?? Number.POSITIVE_INFINITY,
+      retryAt ?? Number.POSITIVE_INFINITY,
+    );
     return {
       actions: plan.actions,
       outcomes,
-      ...(plan.requeueAt !== undefined ? { requeueAt: plan.requeueAt } : {}),
+      ...(Number.isFinite(requeueAt) ? { requeueAt } : {}),
       ...(specError ? { specError } : {}),
     };
   }
@@ -268,6 +276,16 @@ export class Controller {
   }
 
   private logBlocked(plan: Plan): void {
+    const unknown = plan.unknownPools.join(',');
+    if (unknown !== this.unknownPoolsLogged) {
+      this.unknownPoolsLogged = unknown;
+      if (unknown) {
+        this.options.logger.info(
+          { pools: plan.unknownPools },
+          'managed containers of pools not in this file are left alone (another controller may own them; remove them by hand if they are yours)',
+        );
+      }
+    }
     for (const [pool, poolPlan] of plan.pools) {
       const reason = poolPlan.blocked?.reason ?? poolPlan.limit?.message ?? '';
       if (this.blockedLogged.get(pool) === reason) continue;

@@ -209,3 +209,21 @@ describe('planTick: health, startup and rollout', () => {
     ]);
   });
 });
+
+describe('planTick: pools not in the file', () => {
+  it('reports them and never touches their containers', () => {
+    const other = poolSpec({ name: 'other' });
+    const plan = planTick({
+      spec: desired(ace),
+      world: world([
+        engine(ace, 1),
+        engine(other, 1, { port: 19005 }),
+        engine(other, 2, { state: 'exited', port: 19006 }),
+      ]),
+      view: view({ probes: allReady(ace, [1]) }),
+      now: 10 * MIN,
+    });
+    expect(plan.actions).toEqual([]);
+    expect(plan.unknownPools).toEqual(['other']);
+  });
+});

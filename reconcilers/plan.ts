@@ -36,6 +36,11 @@ export interface Plan {
   readonly pools: ReadonlyMap<string, PoolPlan>;
   /** When the plan should be recomputed even if nothing wakes the loop (a delay ends). */
   readonly requeueAt?: number;
+  /**
+   * Pools that have managed containers but are not in the file. They are reported, never touched:
+   * another controller (another file) may own them, and their names and ports stay blocked.
+   */
+  readonly unknownPools: readonly string[];
 }
 
 function gateCreates(snapshot: PoolSnapshot, creates: readonly CreateIntent[]) {
@@ -58,20 +63,6 @@ function gateCreates(snapshot: PoolSnapshot, creates: readonly CreateIntent[]) {
     allowed,
     blocked: { count: creates.length - allowed.length, reason, code: 'CircuitOpen' as const },
   };
-}
-
-/** Removes engines whose pool left the file: free ones now, engines with streams once they are free. */
-function reconcileOrphans(input: PlanInput, streamsOf: (containerId: string) => number): RemoveAction[] {
-  const names = new Set(input.spec.pools.map((pool) => pool.name));
-  return input.world.engines
-    .filter((engine) => !names.has(engine.pool) && streamsOf(engine.containerId) === 0)
-    .map((engine) => ({
-      kind: 'remove',
-      pool: engine.pool,
-      containerId: engine.containerId,
-      name: engine.name,
-      reason: `pool "${engine.pool}" is no longer in the file`,
-    }));
 }
 
 /** Places creates: lowest free names, free ports (ports and names freed by this plan's removes included). */
@@ -123,8 +114,10 @@ export function planTick(input: PlanInput): Plan {
   const creates: CreateAction[] = [];
   const pools = new Map<string, PoolPlan>();
   let requeueAt: number | undefined;
-  const streamsOf = (containerId: string) => view.streams.get(containerId)?.open ?? 0;
-  removes.push(...reconcileOrphans(input, streamsOf));
+  const known = new Set(spec.pools.map((pool) => pool.name));
+  const unknownPools = [
+    ...new Set(world.engines.map((e) => e.pool).filter((pool) => !known.has(pool))),
+  ].sort();
 
   const decided = spec.pools.map((pool) => {
     const snapshot = snapshotPool(pool, world, view, now);
@@ -180,6 +173,7 @@ export function planTick(input: PlanInput): Plan {
   return {
     actions: [...removes, ...restarts, ...creates],
     pools,
+    unknownPools,
     ...(requeueAt !== undefined ? { requeueAt } : {}),
   };
 }

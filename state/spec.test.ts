@@ -110,6 +110,7 @@ describe('parseSpec', () => {
     expect(errors(text)).toBe(expected);
   });
 
+  // biome-ignore-start lint/suspicious/noTemplateCurlyInString: ${VAR} is the file's own syntax.
   it('replaces ${VAR} from the environment, with defaults, and reports unset variables', () => {
     const text = base.replace(
       '  replicas:',
@@ -124,6 +125,8 @@ describe('parseSpec', () => {
       'pool.yaml:12:15: spec.vpn.gluetun.apiKey: environment variable KEY is not set; set it for the controller, or write ${KEY:-default}',
     );
   });
+
+  // biome-ignore-end lint/suspicious/noTemplateCurlyInString: ${VAR} is the file's own syntax.
 
   it('refuses a VPN range that holds a port Gluetun uses itself', () => {
     const text = base
