@@ -28,6 +28,17 @@ export default defineConfig({
           fileParallelism: true,
         },
       },
+      {
+        test: {
+          // Why: these stop dockerd itself, which every other Docker test would feel; run them alone.
+          name: 'disruptive',
+          include: ['test/disruptive/**/*.test.ts'],
+          globalSetup: ['test/support/globalSetup.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -81,7 +81,7 @@ export class Controller {
   private readonly problems = new Map<string, Problem>();
   private readonly observedGenerations = new Map<string, number>();
   private readonly blockedLogged = new Map<string, string>();
-  private unknownPoolsLogged = '';
+  private readonly unknownPoolsLogged = new Set<string>();
   private dockerError?: string;
 
   constructor(private readonly options: ControllerOptions) {
@@ -276,15 +276,13 @@ export class Controller {
   }
 
   private logBlocked(plan: Plan): void {
-    const unknown = plan.unknownPools.join(',');
-    if (unknown !== this.unknownPoolsLogged) {
-      this.unknownPoolsLogged = unknown;
-      if (unknown) {
-        this.options.logger.info(
-          { pools: plan.unknownPools },
-          'managed containers of pools not in this file are left alone (another controller may own them; remove them by hand if they are yours)',
-        );
-      }
+    const unseen = plan.unknownPools.filter((pool) => !this.unknownPoolsLogged.has(pool));
+    if (unseen.length > 0) {
+      for (const pool of unseen) this.unknownPoolsLogged.add(pool);
+      this.options.logger.info(
+        { pools: unseen },
+        'managed containers of pools not in this file are left alone (another controller may own them; remove them by hand if they are yours)',
+      );
     }
     for (const [pool, poolPlan] of plan.pools) {
       const reason = poolPlan.blocked?.reason ?? poolPlan.limit?.message ?? '';

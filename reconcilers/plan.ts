@@ -122,8 +122,9 @@ export function planTick(input: PlanInput): Plan {
   const decided = spec.pools.map((pool) => {
     const snapshot = snapshotPool(pool, world, view, now);
     const vpn = reconcileVpn(snapshot);
+    // Why: an engine the VPN reconciler removes is gone for the replicas; one it restarts still counts.
     const excluded = new Set(
-      vpn.intents.map((intent) => (intent.kind === 'create' ? '' : intent.containerId)),
+      vpn.intents.flatMap((intent) => (intent.kind === 'remove' ? [intent.containerId] : [])),
     );
     const replicas = reconcileReplicas(snapshot, excluded);
     if (replicas.requeueAt !== undefined)

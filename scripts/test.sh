@@ -13,4 +13,10 @@ npx biome check .
 npx tsc -p tsconfig.json --noEmit
 npm run build --silent
 bash scripts/build-images.sh
-npx vitest run "$@"
+if [ $# -gt 0 ]; then
+  npx vitest run "$@"
+else
+  npx vitest run --project unit --project integration
+  # Stops and starts dockerd: only once nothing else uses it.
+  npx vitest run --project disruptive
+fi

@@ -421,8 +421,11 @@ function crossFieldIssues(pool: PoolSpec): RawIssue[] {
         message: "network is for pools without a VPN: engines join the VPN container's network",
       });
     }
-    const controlPort = Number(new URL(pool.vpn.gluetun.controlUrl).port || 80);
-    const reserved = [...new Set([...GLUETUN_OWN_PORTS, controlPort])];
+    // Why: only a URL that names the container itself shows the port Gluetun binds inside the
+    // namespace; a URL through a published port (127.0.0.1:18000) shows a host-side port.
+    const control = new URL(pool.vpn.gluetun.controlUrl);
+    const inside = control.hostname === pool.vpn.gluetun.container ? [Number(control.port || 80)] : [];
+    const reserved = [...new Set([...GLUETUN_OWN_PORTS, ...inside])];
     const blocks: [string, number, number][] = [['hostRange', start, end]];
     for (const placeholder of ['p2pPort', 'apiPort'] as const) {
       if (used.has(placeholder)) {
