@@ -12,6 +12,7 @@ import {
   portFindings,
   ranges,
   stateDirFinding,
+  unknownPoolFindings,
   vpnContainerFindings,
 } from './doctor.js';
 
@@ -117,6 +118,23 @@ describe('doctor findings', () => {
         /publishes 3 of ports 19000-19009, so the pool holds at most 3 engines \(max is 5\)/,
       ),
     });
+  });
+
+  it('warns about containers of pools the file does not name, and how to remove them', () => {
+    const ace = poolSpec({ name: 'ace' });
+    const gone = poolSpec({ name: 'gone' });
+    const findings = unknownPoolFindings(
+      desired(ace),
+      world([engine(ace, 1), engine(gone, 1), engine(gone, 2)]),
+    );
+    expect(findings).toEqual([
+      expect.objectContaining({
+        severity: 'warn',
+        check: 'pool gone',
+        detail: expect.stringMatching(/^2 containers of pool gone, which this file does not name/),
+        fix: expect.stringContaining('label=io.enginepool.pool=gone'),
+      }),
+    ]);
   });
 
   it('warns when two pools without a VPN share ports', () => {

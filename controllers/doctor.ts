@@ -106,7 +106,7 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
     for (const pool of spec.pools) {
       if (pool.vpn) findings.push(...(await vpnFindings(pool, world, options.httpTimeoutMs)));
     }
-    if (world) findings.push(...portFindings(spec, world));
+    if (world) findings.push(...portFindings(spec, world), ...unknownPoolFindings(spec, world));
     findings.push(...overlapFindings(spec));
     const remote = env.DOCKER_HOST !== undefined && /^(tcp|http|https):/.test(env.DOCKER_HOST);
     if (inContainer || remote) {
@@ -465,6 +465,21 @@ export function portFindings(spec: DesiredSpec, world: ObservedWorld): Finding[]
     );
   }
   return findings;
+}
+
+/** Managed containers of pools this file does not name: left alone, yet they hold names and ports. */
+export function unknownPoolFindings(spec: DesiredSpec, world: ObservedWorld): Finding[] {
+  const known = new Set(spec.pools.map((p) => p.name));
+  const unknown = new Map<string, number>();
+  for (const engine of world.engines)
+    if (!known.has(engine.pool)) unknown.set(engine.pool, (unknown.get(engine.pool) ?? 0) + 1);
+  return [...unknown].map(([pool, count]) =>
+    warn(
+      `pool ${pool}`,
+      `${plural(count, 'container')} of pool ${pool}, which this file does not name: enginepool leaves them alone, and they keep their names and ports`,
+      `if another controller runs ${pool}, nothing to do; if the pool is gone for good: docker rm -f $(docker ps -aq --filter label=io.enginepool.pool=${pool})`,
+    ),
+  );
 }
 
 /** Pools without a VPN whose ranges overlap compete for the same ports. */
