@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { POOL_FAMILIES, VPN_POOL_FAMILIES } from '../test/support/poolMetrics.js';
 import { Metrics, type PoolGauges } from './metrics.js';
 
 // The metric families of contract §5 and issue 6, on a registry of their own: names, labels, series
@@ -27,21 +28,7 @@ describe('Metrics', () => {
     metrics.dockerCall('list', 'ok', 0.003);
     metrics.configReload(true, 1_700_000_000_000);
     const lines = await series(metrics);
-    const byPool = [
-      'enginepool_reconcile_total',
-      'enginepool_reconcile_errors_total',
-      'enginepool_reconcile_time_seconds_bucket',
-      'enginepool_engines',
-      'enginepool_engines_desired',
-      'enginepool_engines_free',
-      'enginepool_engines_min_free',
-      'enginepool_provisioning_failures_total',
-      'enginepool_circuit_breaker_state',
-      'enginepool_vpn_phase',
-      'enginepool_vpn_forwarded_port',
-      'enginepool_streams',
-    ];
-    for (const name of byPool) {
+    for (const name of [...POOL_FAMILIES, ...VPN_POOL_FAMILIES]) {
       expect(
         lines.some((l) => l.startsWith(`${name}{`) && l.includes('pool="ace"')),
         name,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGluetun } from '../support/gluetun.js';
 import { ControllerProcess, cli, poolYaml, removeContainers, waitFor } from '../support/harness.js';
+import { POOL_FAMILIES, VPN_POOL_FAMILIES } from '../support/poolMetrics.js';
 import { promtool } from '../support/promtool.js';
 
 // What an operator sees of a running controller: /metrics passes `promtool check metrics` and carries
@@ -90,17 +91,8 @@ describe('/metrics of a running controller', () => {
   it('carries every family the issue names, with a pool label for both pools, and no container id', async () => {
     const metrics = await scrape();
     for (const pool of [POOL, VPN_POOL]) {
-      for (const name of [
-        'enginepool_reconcile_total',
-        'enginepool_reconcile_errors_total',
-        'enginepool_reconcile_time_seconds_bucket',
-        'enginepool_engines',
-        'enginepool_engines_desired',
-        'enginepool_engines_free',
-        'enginepool_provisioning_failures_total',
-        'enginepool_circuit_breaker_state',
-        'enginepool_streams',
-      ])
+      const families = pool === VPN_POOL ? [...POOL_FAMILIES, ...VPN_POOL_FAMILIES] : POOL_FAMILIES;
+      for (const name of families)
         expect(metrics, `${name} of ${pool}`).toMatch(new RegExp(`^${name}\\{[^}]*pool="${pool}"`, 'm'));
     }
     expect(value(metrics, `enginepool_vpn_phase{pool="${VPN_POOL}",phase="healthy"}`)).toBe(1);
