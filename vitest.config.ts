@@ -8,6 +8,9 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          // Why: vitest 4 refuses projects with different maxWorkers in one sequence group; the fast,
+          // Docker-free unit tests run first.
+          sequence: { groupOrder: 0 },
           include: [
             'state/**/*.test.ts',
             'reconcilers/**/*.test.ts',
@@ -19,6 +22,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          sequence: { groupOrder: 1 },
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/support/globalSetup.ts'],
           testTimeout: 120_000,

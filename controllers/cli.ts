@@ -26,7 +26,8 @@ Commands:
   plan --config FILE                                       print what one reconcile would do, change nothing
                                                            (exit 0 nothing to do, 1 changes, 2 error)
   status [--url URL] [-o json]                             a running controller's pools, engines and conditions
-  doctor --config FILE                                     check Docker, images, networks, the VPN, ports
+  doctor --config FILE [--state-dir DIR]                   check the file, Docker, images, networks, the VPN,
+                                                           ports and the state dir (exit 0 all good, 1 problems)
   schema                                                   print the JSON Schema (draft-07) of the file
 
 Environment: DOCKER_HOST, ENGINEPOOL_API_TOKEN, ENGINEPOOL_ENGINE_HOST, LOG_LEVEL, LOG_FORMAT=json|pretty`;
@@ -181,13 +182,15 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
           options: { config: { type: 'string' }, 'state-dir': { type: 'string' } },
         });
         if (!values.config) {
-          io.err('usage: enginepool doctor --config FILE');
+          io.err('usage: enginepool doctor --config FILE [--state-dir DIR]');
           return 2;
         }
         return await runDoctor({
           config: values.config,
           stateDir: values['state-dir'],
           env: process.env,
+          // Why: a short timeout; doctor exists to say quickly what is wrong, not to wait on it.
+          docker: createDockerPort({ dockerHost: process.env.DOCKER_HOST, timeoutMs: 5_000 }),
           io,
         });
       }

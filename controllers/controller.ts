@@ -1,4 +1,4 @@
-import { type Action, formatAction } from '../reconcilers/actions.js';
+import { type Action, type FailureReason, formatAction } from '../reconcilers/actions.js';
 import type { MachineView } from '../reconcilers/engines.js';
 import { type Plan, planTick } from '../reconcilers/plan.js';
 import { engineStates, type PoolStatus, type Problem, poolStatus } from '../reconcilers/status.js';
@@ -338,7 +338,7 @@ export class Controller {
     }
   }
 
-  private failed(pool: string, reason: string, message: string): void {
+  private failed(pool: string, reason: FailureReason, message: string): void {
     this.options.metrics.provisioningFailure(pool, reason);
     this.machines.provisioningFailed(pool, `${reason}: ${message}`);
     this.problems.set(pool, { reason, message, at: this.options.clock.now() });

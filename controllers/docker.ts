@@ -22,7 +22,11 @@ export interface DockerEvent {
 export interface DockerVersion {
   readonly version: string;
   readonly apiVersion: string;
+  /** The oldest API version the daemon still serves. */
+  readonly minApiVersion?: string;
   readonly os: string;
+  /** The engine's product name (`Engine` for Docker, `Podman Engine` for Podman's compatible API). */
+  readonly engine?: string;
 }
 
 /** The kinds of Docker failures the controller handles differently. */
@@ -68,6 +72,11 @@ export interface DockerPort {
   /** Force-removes a container and its anonymous volumes; a container already gone is not an error. */
   removeContainer(containerId: string): Promise<void>;
   imageExists(ref: string): Promise<boolean>;
+  /**
+   * Asks the registry, through the daemon (`GET /distribution/{ref}/json`), whether an image can be
+   * pulled, without pulling it. Throws a DockerError saying why when it cannot.
+   */
+  checkPullable(ref: string): Promise<void>;
   /** Pulls an image; `onProgress` gets each status line. Errors inside the progress stream reject. */
   pullImage(ref: string, onProgress: (line: string) => void): Promise<void>;
   networkExists(name: string): Promise<boolean>;
@@ -169,8 +178,18 @@ export function createDockerPort(options: DockerPortOptions = {}): DockerPort {
     ping: () => call('ping', async () => void (await api.ping())),
     version: () =>
       call('version', async () => {
-        const v = await api.version();
-        return { version: v.Version, apiVersion: v.ApiVersion, os: v.Os };
+        const v = (await api.version()) as Docker.DockerVersion & {
+          MinAPIVersion?: string;
+          Components?: { Name?: string }[];
+        };
+        const engine = v.Components?.[0]?.Name;
+        return {
+          version: v.Version,
+          apiVersion: v.ApiVersion,
+          os: v.Os,
+          ...(v.MinAPIVersion ? { minApiVersion: v.MinAPIVersion } : {}),
+          ...(engine ? { engine } : {}),
+        };
       }),
     listContainers: () =>
       call(
@@ -203,6 +222,8 @@ export function createDockerPort(options: DockerPortOptions = {}): DockerPort {
     },
     imageExists: async (ref) =>
       (await orUndefined(call('image_inspect', async () => await api.getImage(ref).inspect()))) !== undefined,
+    checkPullable: (ref) =>
+      call('distribution_inspect', async () => void (await api.getImage(ref).distribution({}))),
     pullImage: (ref, onProgress) =>
       call('pull', async () => {
         const stream = (await streams.pull(ref)) as Readable;

@@ -20,6 +20,8 @@ export const REDACTED_PATHS = [
   '*.apiKey',
   '*.authorization',
   '*.*.apiKey',
+  // Why: a logged pool spec carries the Gluetun key at pool.vpn.gluetun.apiKey.
+  '*.*.*.apiKey',
   'headers.authorization',
   'headers["x-api-key"]',
 ];

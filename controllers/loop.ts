@@ -26,6 +26,7 @@ export class Loop {
   private timer?: TimerHandle;
   private timerAt = Number.POSITIVE_INFINITY;
   private failures = 0;
+  private lastError?: string;
   private stopped = false;
   private lastResync: number;
 
@@ -82,14 +83,20 @@ export class Loop {
     try {
       requeueAt = (await this.options.pass()).requeueAt;
       this.failures = 0;
+      this.lastError = undefined;
     } catch (error) {
       this.failures++;
       const delay = Math.min(
         (this.options.backoffInitialMs ?? 500) * 2 ** (this.failures - 1),
         this.options.backoffMaxMs ?? 30_000,
       );
-      logger.warn(
-        { err: (error as Error).message, retryInMs: delay, failures: this.failures },
+      const message = (error as Error).message;
+      // Why: a failure that persists (Docker down for an hour) is one state, logged when it starts or
+      // changes, not on every retry; the retries stay visible at debug level and in the metrics.
+      const level = message === this.lastError ? 'debug' : 'warn';
+      this.lastError = message;
+      logger[level](
+        { err: message, retryInMs: delay, failures: this.failures },
         'reconcile pass failed; retrying',
       );
       this.running = undefined;

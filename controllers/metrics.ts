@@ -1,11 +1,25 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { type Action, FAILURE_REASONS, type FailureReason } from '../reconcilers/actions.js';
 
 // Every metric enginepool exports, on a registry this object owns (no global registry), named the way
-// controller-runtime names its own, prefixed `enginepool_`, in base units.
+// controller-runtime names its own, prefixed `enginepool_`, in base units. Label values come from
+// closed sets (pool names, states, operations, status codes), never from container ids.
 
 const BREAKER_STATES = ['closed', 'open', 'halfOpen'] as const;
 const VPN_PHASES = ['unknown', 'healthy', 'recovering', 'emergency'] as const;
 const ENGINE_STATES = ['starting', 'ready', 'unhealthy', 'draining'] as const;
+const RECONCILE_RESULTS = ['success', 'error', 'requeue_after'] as const;
+const ACTION_KINDS: readonly Action['kind'][] = ['create', 'remove', 'restart'];
+
+/**
+ * prom-client default metrics that `promtool check metrics` rejects (gauges ending in `_total`). Why:
+ * each is the sum of its per-type twin (`nodejs_active_handles{type}`, ...), so dropping them loses nothing.
+ */
+const LINT_FAILING_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 /** The numbers of one pool after a tick, for the gauges. */
 export interface PoolGauges {
@@ -43,7 +57,7 @@ export class Metrics {
   });
   private readonly lastReconcile = new Gauge({
     name: 'enginepool_last_reconcile_timestamp_seconds',
-    help: 'When the last reconciliation finished (Unix time).',
+    help: 'When the last reconciliation of any pool finished, successful or not, in Unix seconds.',
     registers: [this.registry],
   });
   private readonly engines = new Gauge({
@@ -84,7 +98,7 @@ export class Metrics {
   });
   private readonly provisioningFailures = new Counter({
     name: 'enginepool_provisioning_failures_total',
-    help: 'Provisioning failures per pool by reason (ImageNotFound, StartFailed, ExitedBeforeReady, StartupTimeout, ...).',
+    help: `Provisioning failures per pool by reason (${FAILURE_REASONS.join(', ')}); they feed the circuit breaker.`,
     labelNames: ['pool', 'reason'],
     registers: [this.registry],
   });
@@ -114,7 +128,7 @@ export class Metrics {
   });
   private readonly dockerRequests = new Counter({
     name: 'enginepool_docker_requests_total',
-    help: 'Docker API requests by operation and outcome code (ok, HTTP status, or unavailable).',
+    help: 'Docker API requests by operation and outcome code (ok, the HTTP status, unavailable or forbidden).',
     labelNames: ['op', 'code'],
     registers: [this.registry],
   });
@@ -138,7 +152,7 @@ export class Metrics {
   });
   private readonly configSuccessTime = new Gauge({
     name: 'enginepool_config_last_reload_success_timestamp_seconds',
-    help: 'When the desired-state file was last loaded successfully (Unix time).',
+    help: 'When the desired-state file was last loaded successfully, in Unix seconds.',
     registers: [this.registry],
   });
   private readonly dockerUp = new Gauge({
@@ -147,8 +161,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Pools whose counters are initialised (a series at 0 makes `increase()` see the first failure). */
+  private readonly pools = new Set<string>();
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry });
+      for (const name of LINT_FAILING_DEFAULTS) this.registry.removeSingleMetric(name);
+    }
+    for (const result of ['success', 'failure']) this.configReloads.inc({ result }, 0);
+  }
+
+  /** Starts every counter series of a pool at 0, once. */
+  private known(pool: string): void {
+    if (this.pools.has(pool)) return;
+    this.pools.add(pool);
+    for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ pool, result }, 0);
+    this.reconcileErrors.inc({ pool }, 0);
+    for (const reason of FAILURE_REASONS) this.provisioningFailures.inc({ pool, reason }, 0);
+    for (const kind of ACTION_KINDS)
+      for (const result of ['success', 'error']) this.actions.inc({ pool, kind, result }, 0);
   }
 
   /** One Docker API call (wired as the DockerPort's call observer). */
@@ -158,7 +190,8 @@ export class Metrics {
   };
 
   /** One reconciliation of a pool. */
-  reconciled(pool: string, result: 'success' | 'error' | 'requeue_after', seconds: number, at: number): void {
+  reconciled(pool: string, result: (typeof RECONCILE_RESULTS)[number], seconds: number, at: number): void {
+    this.known(pool);
     this.reconcileTotal.inc({ pool, result });
     if (result === 'error') this.reconcileErrors.inc({ pool });
     this.reconcileTime.observe({ pool }, seconds);
@@ -171,12 +204,14 @@ export class Metrics {
   }
 
   /** One applied action. */
-  action(pool: string, kind: string, ok: boolean): void {
+  action(pool: string, kind: Action['kind'], ok: boolean): void {
+    this.known(pool);
     this.actions.inc({ pool, kind, result: ok ? 'success' : 'error' });
   }
 
   /** One provisioning failure, by the breaker's reason. */
-  provisioningFailure(pool: string, reason: string): void {
+  provisioningFailure(pool: string, reason: FailureReason): void {
+    this.known(pool);
     this.provisioningFailures.inc({ pool, reason });
   }
 
@@ -189,6 +224,7 @@ export class Metrics {
 
   /** Sets the gauges of a pool after a tick. */
   pool(pool: string, gauges: PoolGauges): void {
+    this.known(pool);
     for (const state of ENGINE_STATES) this.engines.set({ pool, state }, gauges.engines[state]);
     this.enginesDesired.set({ pool }, gauges.desired);
     this.enginesFree.set({ pool }, gauges.free);
@@ -203,7 +239,7 @@ export class Metrics {
     }
   }
 
-  /** Drops the series of a pool that left the file. */
+  /** Drops every series of a pool that left the file (pool names must not pile up as stale series). */
   forgetPool(pool: string): void {
     for (const metric of [
       this.enginesDesired,
@@ -212,12 +248,19 @@ export class Metrics {
       this.enginesMax,
       this.streams,
       this.vpnForwardedPort,
+      this.reconcileErrors,
+      this.reconcileTime,
     ]) {
       metric.remove({ pool });
     }
     for (const state of ENGINE_STATES) this.engines.remove({ pool, state });
     for (const state of BREAKER_STATES) this.breaker.remove({ pool, state });
     for (const phase of VPN_PHASES) this.vpnPhase.remove({ pool, phase });
+    for (const result of RECONCILE_RESULTS) this.reconcileTotal.remove({ pool, result });
+    for (const reason of FAILURE_REASONS) this.provisioningFailures.remove({ pool, reason });
+    for (const kind of ACTION_KINDS)
+      for (const result of ['success', 'error']) this.actions.remove({ pool, kind, result });
+    this.pools.delete(pool);
   }
 
   /** The Prometheus text exposition. */

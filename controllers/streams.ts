@@ -113,8 +113,45 @@ export interface StreamRegistryOptions {
   readonly logger: Logger;
 }
 
+const LOCK_FILE = 'controller.lock';
 const LOCK_FRESH_MS = 30_000;
 const LOCK_HEARTBEAT_MS = 10_000;
+
+/** The controller that holds (or last held) a state directory's lock. */
+export interface LockHolder {
+  readonly pid: number;
+  readonly host: string;
+  readonly since: string;
+}
+
+function readLock(path: string): LockHolder | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as LockHolder;
+  } catch {
+    return undefined;
+  }
+}
+
+function holderAlive(holder: LockHolder, path: string): boolean {
+  if (holder.host === hostname()) {
+    // Why: in a restarted container the previous incarnation had our pid (1) and our hostname.
+    if (holder.pid === process.pid) return false;
+    return isRunningController(holder.pid);
+  }
+  // Another host (a container sharing the volume): alive while it keeps its heartbeat fresh.
+  try {
+    return Date.now() - statSync(path).mtimeMs < LOCK_FRESH_MS;
+  } catch {
+    return false;
+  }
+}
+
+/** Who holds a state directory's lock (for `doctor`): undefined when nobody does; `alive` when it still runs. */
+export function stateDirHolder(stateDir: string): (LockHolder & { readonly alive: boolean }) | undefined {
+  const path = join(stateDir, LOCK_FILE);
+  const holder = readLock(path);
+  return holder ? { ...holder, alive: holderAlive(holder, path) } : undefined;
+}
 
 /** The stream registry of one controller. */
 export class StreamRegistry {
@@ -128,7 +165,7 @@ export class StreamRegistry {
   constructor(private readonly options: StreamRegistryOptions) {
     if (options.stateDir) {
       this.file = join(options.stateDir, 'streams.json');
-      this.lockFile = join(options.stateDir, 'controller.lock');
+      this.lockFile = join(options.stateDir, LOCK_FILE);
     }
   }
 
@@ -173,8 +210,8 @@ export class StreamRegistry {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
-      const holder = this.readLock(path);
-      if (holder && this.isAlive(holder, path)) {
+      const holder = readLock(path);
+      if (holder && holderAlive(holder, path)) {
         throw new StateDirLockedError(
           `state directory ${this.options.stateDir} is in use by enginepool pid ${holder.pid} on host ${holder.host} (since ${holder.since}); stop that controller or give this one another --state-dir`,
         );
@@ -183,28 +220,6 @@ export class StreamRegistry {
       renameSync(path, `${path}.stale`);
     }
     throw new StateDirLockedError(`could not take the lock ${path}`);
-  }
-
-  private readLock(path: string): { pid: number; host: string; since: string } | undefined {
-    try {
-      return JSON.parse(readFileSync(path, 'utf8')) as { pid: number; host: string; since: string };
-    } catch {
-      return undefined;
-    }
-  }
-
-  private isAlive(holder: { pid: number; host: string }, path: string): boolean {
-    if (holder.host === hostname()) {
-      // Why: in a restarted container the previous incarnation had our pid (1) and our hostname.
-      if (holder.pid === process.pid) return false;
-      return isRunningController(holder.pid);
-    }
-    // Another host (a container sharing the volume): alive while it keeps its heartbeat fresh.
-    try {
-      return Date.now() - statSync(path).mtimeMs < LOCK_FRESH_MS;
-    } catch {
-      return false;
-    }
   }
 
   private scheduleHeartbeat(path: string): void {

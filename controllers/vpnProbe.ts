@@ -9,7 +9,10 @@ import type { Logger } from './logger.js';
 // control server (VPN status, public IP, forwarded port). A 401 on the port route means "no
 // forwarding for us", not "down".
 
-/** One probe's outcome. */
+/** Why a probe failed: the VPN container, the control server's reachability, its auth, or its answer. */
+export type VpnProbeCause = 'container' | 'unreachable' | 'unauthorized' | 'answer';
+
+/** One probe's outcome. A `warning` says the API key was refused (401) on a route the probe could do without. */
 export type VpnProbeResult =
   | {
       readonly ok: true;
@@ -17,7 +20,7 @@ export type VpnProbeResult =
       readonly publicIp: string | null;
       readonly warning?: string;
     }
-  | { readonly ok: false; readonly reason: string };
+  | { readonly ok: false; readonly reason: string; readonly cause: VpnProbeCause };
 
 interface Answer {
   readonly status: number;
@@ -43,33 +46,61 @@ function describe(error: unknown): string {
   return cause?.code ?? cause?.message ?? (error as Error).message ?? String(error);
 }
 
-/** Probes one VPN once. */
+/** Probes one VPN once: Docker's view of its container, then its control server. */
 export async function probeVpn(
   docker: DockerPort,
   settings: GluetunSettings,
   timeoutMs = 3_000,
 ): Promise<VpnProbeResult> {
   const details = await docker.inspectContainer(settings.container);
-  if (!details) return { ok: false, reason: `VPN container "${settings.container}" does not exist` };
+  if (!details)
+    return {
+      ok: false,
+      cause: 'container',
+      reason: `VPN container "${settings.container}" does not exist`,
+    };
   const state = details.State?.Status ?? 'unknown';
-  if (state !== 'running') return { ok: false, reason: `VPN container "${settings.container}" is ${state}` };
+  if (state !== 'running')
+    return { ok: false, cause: 'container', reason: `VPN container "${settings.container}" is ${state}` };
   const health = details.State?.Health?.Status;
   if (health === 'unhealthy' || health === 'starting') {
-    return { ok: false, reason: `Docker reports VPN container "${settings.container}" ${health}` };
+    return {
+      ok: false,
+      cause: 'container',
+      reason: `Docker reports VPN container "${settings.container}" ${health}`,
+    };
   }
+  return await probeControlServer(settings, health, timeoutMs);
+}
+
+/**
+ * Probes Gluetun's control server: VPN status, public IP and (when wanted) the forwarded port.
+ * `dockerHealth` is the container's Docker health status: when it is `healthy`, a refused key (401)
+ * is only a warning; without it a 401 is a failure, since nothing else vouches for the VPN.
+ */
+export async function probeControlServer(
+  settings: GluetunSettings,
+  dockerHealth: string | undefined,
+  timeoutMs = 3_000,
+): Promise<VpnProbeResult> {
   const base = settings.controlUrl;
   let status: Answer;
   try {
     status = await get(base, '/v1/vpn/status', settings.apiKey, timeoutMs);
   } catch (error) {
-    return { ok: false, reason: `control server ${base} unreachable: ${describe(error)}` };
+    return {
+      ok: false,
+      cause: 'unreachable',
+      reason: `control server ${base} unreachable: ${describe(error)}`,
+    };
   }
   let warning: string | undefined;
   if (status.status === 401) {
     // Why: 401 means the server is up but our key is refused; Docker's health check still tells the truth.
-    if (health !== 'healthy') {
+    if (dockerHealth !== 'healthy') {
       return {
         ok: false,
+        cause: 'unauthorized',
         reason: `control server ${base} refused the API key (401) and the container has no health status`,
       };
     }
@@ -77,12 +108,13 @@ export async function probeVpn(
   } else if (status.status !== 200) {
     return {
       ok: false,
+      cause: 'answer',
       reason: `control server answered ${status.status} to /v1/vpn/status: ${status.body.trim()}`,
     };
   } else {
     const vpnStatus = parseVpnStatus(status.body);
     if (vpnStatus !== 'running')
-      return { ok: false, reason: `VPN status is "${vpnStatus ?? status.body.trim()}"` };
+      return { ok: false, cause: 'answer', reason: `VPN status is "${vpnStatus ?? status.body.trim()}"` };
   }
   let publicIp: string | null = null;
   try {
@@ -102,7 +134,11 @@ export async function probeVpn(
       else if (answer.status === 401)
         warning ??= `control server ${base} refused the API key for the forwarded port (401)`;
     } catch (error) {
-      return { ok: false, reason: `control server ${base} unreachable: ${describe(error)}` };
+      return {
+        ok: false,
+        cause: 'unreachable',
+        reason: `control server ${base} unreachable: ${describe(error)}`,
+      };
     }
   }
   return { ok: true, forwardedPort, publicIp, ...(warning ? { warning } : {}) };
@@ -119,6 +155,7 @@ export interface VpnProberOptions {
 /** Probes each VPN pool's VPN on its own `healthIntervalSeconds`. */
 export class VpnProber {
   private readonly timers = new Map<string, { timer: TimerHandle; settings: GluetunSettings }>();
+  private readonly warnings = new Map<string, string>();
   private closed = false;
 
   constructor(private readonly options: VpnProberOptions) {}
@@ -143,13 +180,28 @@ export class VpnProber {
       try {
         result = await probeVpn(this.options.docker, settings);
       } catch (error) {
-        result = { ok: false, reason: `cannot inspect the VPN container: ${(error as Error).message}` };
+        result = {
+          ok: false,
+          cause: 'container',
+          reason: `cannot inspect the VPN container: ${(error as Error).message}`,
+        };
       }
       if (this.timers.get(pool)?.timer !== timer) return;
+      this.noteWarning(pool, result.ok ? result.warning : undefined);
       this.options.onResult(pool, result, this.options.clock.now());
       this.schedule(pool, settings, settings.healthIntervalSeconds * 1000);
     }, delayMs);
     this.timers.set(pool, { timer, settings });
+  }
+
+  /** Logs a refused API key when it starts and when it stops, not on every probe. */
+  private noteWarning(pool: string, warning: string | undefined): void {
+    if (this.warnings.get(pool) === warning) return;
+    const log = this.options.logger.child({ pool });
+    if (warning) log.warn({ vpn: true }, warning);
+    else log.info({ vpn: true }, 'the VPN control server accepts the API key again');
+    if (warning) this.warnings.set(pool, warning);
+    else this.warnings.delete(pool);
   }
 
   /** Stops probing. */

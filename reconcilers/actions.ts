@@ -1,12 +1,16 @@
 // The vocabulary of a plan. Every action says why it is taken; the kinds are verbs.
 
-/** Why a provisioning attempt counts as failed for the circuit breaker. */
-export type FailureReason =
-  | 'ImageNotFound'
-  | 'CreateFailed'
-  | 'StartFailed'
-  | 'ExitedBeforeReady'
-  | 'StartupTimeout';
+/** Why a provisioning attempt counts as failed for the circuit breaker (also a metric label's values). */
+export const FAILURE_REASONS = [
+  'ImageNotFound',
+  'CreateFailed',
+  'StartFailed',
+  'ExitedBeforeReady',
+  'StartupTimeout',
+] as const;
+
+/** One of {@link FAILURE_REASONS}. */
+export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 /** A reconciler's wish for one more engine; the planner gives it a name and ports. */
 export interface CreateIntent {

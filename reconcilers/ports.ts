@@ -18,13 +18,23 @@ export function allowedPorts(pool: PoolSpec, world: ObservedWorld): readonly num
   return ports;
 }
 
+/** Names of the pool's own engines: the containers whose ports are the pool's to reuse. */
+export function ownEngineNames(pool: PoolSpec, world: ObservedWorld): Set<string> {
+  return new Set(world.engines.filter((e) => e.pool === pool.name).map((e) => e.name));
+}
+
 /**
- * True when a container other than the pool's own engines and its VPN holds the port. Behind a VPN, the
+ * The containers other than the pool's own engines and its VPN that hold the port. Behind a VPN, the
  * VPN container publishes every usable port; that does not make them taken.
  */
-function heldByOthers(pool: PoolSpec, world: ObservedWorld, port: number, ownNames: ReadonlySet<string>) {
+export function foreignHolders(
+  pool: PoolSpec,
+  world: ObservedWorld,
+  port: number,
+  ownNames: ReadonlySet<string>,
+): string[] {
   const vpnName = pool.vpn?.gluetun.container;
-  return (world.portHolders.get(port) ?? []).some((holder) => holder !== vpnName && !ownNames.has(holder));
+  return (world.portHolders.get(port) ?? []).filter((holder) => holder !== vpnName && !ownNames.has(holder));
 }
 
 /** The pool's port budget: how many engines it could hold at most, and the ports free for new ones. */
@@ -39,11 +49,11 @@ export interface PortBudget {
 /** Computes a pool's {@link PortBudget} from the world and the ports Docker refused recently. */
 export function portBudget(pool: PoolSpec, world: ObservedWorld, setAside: ReadonlySet<number>): PortBudget {
   const allowed = allowedPorts(pool, world);
-  const ownNames = new Set(world.engines.filter((e) => e.pool === pool.name).map((e) => e.name));
+  const ownNames = ownEngineNames(pool, world);
   let capacity = 0;
   const free: number[] = [];
   for (const port of allowed) {
-    if (heldByOthers(pool, world, port, ownNames)) continue;
+    if (foreignHolders(pool, world, port, ownNames).length > 0) continue;
     capacity++;
     const holders = world.portHolders.get(port) ?? [];
     const takenByOwn = holders.some((holder) => ownNames.has(holder));

@@ -14,23 +14,9 @@ readonly PIDFILE=/tmp/enginepool-dockerd.pid
 readonly LOGFILE=/tmp/enginepool-dockerd.log
 readonly DEADLINE=60
 
-say() { echo "ensure-docker: $*" >&2; }
-die() {
-	say "$*"
-	exit 1
-}
-
-apt_install() {
-	[ "$(id -u)" = 0 ] || die "need root to install $* (apt-get install -y $*)"
-	command -v apt-get >/dev/null 2>&1 || die "apt-get not available; install $* by hand"
-	say "installing $*"
-	export DEBIAN_FRONTEND=noninteractive
-	if ! apt-get install -y "$@" >/tmp/enginepool-apt.log 2>&1; then
-		apt-get update >>/tmp/enginepool-apt.log 2>&1 || true
-		apt-get install -y "$@" >>/tmp/enginepool-apt.log 2>&1 ||
-			die "apt-get install -y $* failed; see /tmp/enginepool-apt.log"
-	fi
-}
+SAY_AS=ensure-docker
+# shellcheck source=scripts/apt.sh
+source "$(dirname "$0")/apt.sh"
 
 ensure_busybox() {
 	[ -x /bin/busybox ] || apt_install busybox-static

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # `npm test`: lint and types, unit tests, then integration tests against a real Docker engine.
 # On a fresh Debian machine it installs and starts dockerd (as root) and stops it at the end if it
-# started it. Extra arguments go to vitest (e.g. `npm test -- --project unit`).
+# started it, and installs promtool (Debian's prometheus package, its server not started). Extra
+# arguments go to vitest (e.g. `npm test -- --project unit`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ -d node_modules ] || npm ci
 bash scripts/ensure-docker.sh
 trap 'bash scripts/ensure-docker.sh --stop' EXIT
+bash scripts/ensure-promtool.sh
 
 npx biome check .
 npx tsc -p tsconfig.json --noEmit

@@ -1,0 +1,48 @@
+import { docker, GLUETUN_IMAGE, waitFor } from './harness.js';
+
+// A stand-in Gluetun container for tests: it publishes an engine range and its control server (on
+// 127.0.0.1), with Docker health checked every second so it is healthy within about a second.
+
+/** Options of {@link startGluetun}. */
+export interface GluetunOptions {
+  /** Host ports engines in its namespace are published on (first, last). */
+  readonly range: readonly [number, number];
+  /** Host port of its control server (container port 8000), on 127.0.0.1. */
+  readonly controlPort: number;
+  /** Extra environment, e.g. `FAKE_AUTH=apikey:KEY`, `FAKE_FORWARDED_PORT=40123`. */
+  readonly env?: readonly string[];
+}
+
+/** Creates and starts a stand-in Gluetun named `name`, and waits until Docker reports it healthy. */
+export async function startGluetun(name: string, options: GluetunOptions): Promise<void> {
+  const exposed: Record<string, object> = { '8000/tcp': {} };
+  const bindings: Record<string, { HostIp?: string; HostPort: string }[]> = {
+    '8000/tcp': [{ HostIp: '127.0.0.1', HostPort: String(options.controlPort) }],
+  };
+  for (let port = options.range[0]; port <= options.range[1]; port++) {
+    exposed[`${port}/tcp`] = {};
+    bindings[`${port}/tcp`] = [{ HostPort: String(port) }];
+  }
+  const container = await docker.createContainer({
+    name,
+    Image: GLUETUN_IMAGE,
+    Env: ['HTTP_CONTROL_SERVER_LOG=off', ...(options.env ?? [])],
+    ExposedPorts: exposed,
+    Healthcheck: {
+      Test: ['CMD', '/usr/local/bin/healthcheck'],
+      Interval: 1e9,
+      Timeout: 3e9,
+      StartPeriod: 0,
+      Retries: 3,
+    },
+    HostConfig: { PortBindings: bindings },
+  });
+  await container.start();
+  await waitFor(
+    `${name} to be healthy`,
+    async () => (await container.inspect()).State.Health?.Status === 'healthy',
+    {
+      timeoutMs: 20_000,
+    },
+  );
+}
