@@ -29,7 +29,8 @@ Commands:
   doctor --config FILE                                     check Docker, images, networks, the VPN, ports
   schema                                                   print the JSON Schema (draft-07) of the file
 
-Environment: DOCKER_HOST, ENGINEPOOL_API_TOKEN, ENGINEPOOL_ENGINE_HOST, LOG_LEVEL, LOG_FORMAT=json|pretty`;
+Environment: DOCKER_HOST, ENGINEPOOL_API_TOKEN, ENGINEPOOL_ENGINE_HOST, ENGINEPOOL_STREAM_CHECK_SECONDS,
+             LOG_LEVEL, LOG_FORMAT=json|pretty`;
 
 type Io = { out: (text: string) => void; err: (text: string) => void };
 
@@ -117,6 +118,7 @@ async function plan(args: string[], io: Io): Promise<number> {
       vpns,
       setAsidePorts: new Set(),
       countFailuresSince: now,
+      provisionRequests: new Map(),
     },
     now,
   });
