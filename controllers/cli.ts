@@ -143,7 +143,12 @@ async function status(args: string[], io: Io): Promise<number> {
     options: { url: { type: 'string' }, output: { type: 'string', short: 'o' } },
   });
   const url = values.url ?? process.env.ENGINEPOOL_URL ?? 'http://127.0.0.1:8000';
-  return renderStatus(url, values.output === 'json' ? 'json' : 'table', io);
+  const output = values.output ?? 'table';
+  if (output !== 'table' && output !== 'json') {
+    io.err(`status: -o expects "table" or "json", got "${output}"`);
+    return 2;
+  }
+  return renderStatus(url, output, io);
 }
 
 /** Runs the CLI; resolves with the exit code. */
