@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import type { Clock, TimerHandle } from '../state/clock.js';
+import type { Clock } from '../state/clock.js';
 import {
   type HealthSettings,
   newProbeRecord,
@@ -7,6 +7,7 @@ import {
   type ProbeRecord,
   recordProbe,
 } from '../state/health.js';
+import { DueTimer } from './dueTimer.js';
 import type { Logger } from './logger.js';
 
 // Engine health checks: each running engine's `template.health.path` is fetched on its own schedule
@@ -99,11 +100,12 @@ export class EngineProber {
   private readonly records = new Map<string, ProbeRecord>();
   private targets = new Map<string, ProbeTarget>();
   private readonly inFlight = new Set<string>();
-  private timer?: TimerHandle;
-  private timerAt = Number.POSITIVE_INFINITY;
+  private readonly timer: DueTimer;
   private closed = false;
 
-  constructor(private readonly options: EngineProberOptions) {}
+  constructor(private readonly options: EngineProberOptions) {
+    this.timer = new DueTimer(options.clock, () => this.runDue());
+  }
 
   /**
    * Sets the engines to probe (every running engine). Records of containers that still exist are
@@ -133,7 +135,7 @@ export class EngineProber {
   /** Stops probing. */
   close(): void {
     this.closed = true;
-    if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer);
+    this.timer.cancel();
   }
 
   private arm(): void {
@@ -143,18 +145,7 @@ export class EngineProber {
       const target = this.targets.get(id);
       if (target && !this.inFlight.has(id)) due = Math.min(due, nextProbeAt(record, target.settings));
     }
-    if (due === Number.POSITIVE_INFINITY || due >= this.timerAt) return;
-    const { clock } = this.options;
-    if (this.timer !== undefined) clock.clearTimeout(this.timer);
-    this.timerAt = due;
-    this.timer = clock.setTimeout(
-      () => {
-        this.timer = undefined;
-        this.timerAt = Number.POSITIVE_INFINITY;
-        this.runDue();
-      },
-      Math.max(0, due - clock.now()),
-    );
+    if (due !== Number.POSITIVE_INFINITY) this.timer.schedule(due);
   }
 
   private runDue(): void {

@@ -1,6 +1,7 @@
-import type { Clock, TimerHandle } from '../state/clock.js';
+import type { Clock } from '../state/clock.js';
 import { judgeStat, statUrlFor } from '../state/streamStat.js';
 import type { Endpoint } from './addressing.js';
+import { DueTimer } from './dueTimer.js';
 import type { Logger } from './logger.js';
 import { type HttpGetResult, httpGet } from './probes.js';
 import type { StreamRecord, StreamRegistry } from './streams.js';
@@ -42,11 +43,12 @@ const STAT_BODY_LIMIT = 64 * 1024;
 export class StreamWatcher {
   private readonly watched = new Map<string, Watched>();
   private readonly inFlight = new Set<string>();
-  private timer?: TimerHandle;
-  private timerAt = Number.POSITIVE_INFINITY;
+  private readonly timer: DueTimer;
   private closed = false;
 
-  constructor(private readonly options: StreamWatcherOptions) {}
+  constructor(private readonly options: StreamWatcherOptions) {
+    this.timer = new DueTimer(options.clock, () => this.runDue());
+  }
 
   private get periodMs(): number {
     return this.options.periodMs ?? 10_000;
@@ -70,26 +72,14 @@ export class StreamWatcher {
   /** Stops checking. */
   close(): void {
     this.closed = true;
-    if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.timer.cancel();
   }
 
   private arm(): void {
     if (this.closed) return;
     let due = Number.POSITIVE_INFINITY;
     for (const [id, watched] of this.watched) if (!this.inFlight.has(id)) due = Math.min(due, watched.nextAt);
-    if (due === Number.POSITIVE_INFINITY || due >= this.timerAt) return;
-    const { clock } = this.options;
-    if (this.timer !== undefined) clock.clearTimeout(this.timer);
-    this.timerAt = due;
-    this.timer = clock.setTimeout(
-      () => {
-        this.timer = undefined;
-        this.timerAt = Number.POSITIVE_INFINITY;
-        this.runDue();
-      },
-      Math.max(0, due - clock.now()),
-    );
+    if (due !== Number.POSITIVE_INFINITY) this.timer.schedule(due);
   }
 
   private runDue(): void {
