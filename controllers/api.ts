@@ -18,14 +18,18 @@ export interface ApiDeps {
 
 const StreamId = z.string().trim().min(1).max(256);
 
-const StreamStart = z.object({
+const HttpUrl = z.url({ protocol: /^https?$/ }).max(2048);
+
+// Why: strict objects, so a misspelt field (`statURL`) is an error rather than a stream that is never
+// checked for staleness.
+const StreamStart = z.strictObject({
   id: StreamId,
-  statUrl: z.url().optional(),
-  commandUrl: z.url().optional(),
+  statUrl: HttpUrl.optional(),
+  commandUrl: HttpUrl.optional(),
   playbackSessionId: z.string().max(256).optional(),
 });
 
-const AcquireBody = z.object({ id: StreamId.optional() }).optional();
+const AcquireBody = z.strictObject({ id: StreamId.optional() }).optional();
 
 /** Parses a body with a schema, or throws a 400 naming what is wrong. */
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -35,10 +39,20 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   return result.data;
 }
 
+/** The engines of `pool`; 404 for a pool not in the file, 503 for one not observed yet. */
+export function poolEngines(controller: Controller, pool: string): EngineInfo[] {
+  const engines = controller.engines(pool);
+  if (engines) return engines;
+  if (controller.spec()?.pools.some((p) => p.name === pool)) {
+    throw new ApiError(503, 'not_ready', `pool "${pool}" has not been observed yet; retry shortly`, {
+      retryAfterSeconds: 1,
+    });
+  }
+  throw new ApiError(404, 'pool_not_found', `no pool "${pool}"`);
+}
+
 function engineOf(deps: ApiDeps, pool: string, name: string): EngineInfo {
-  const engines = deps.controller.engines(pool);
-  if (!engines) throw new ApiError(404, 'pool_not_found', `no pool "${pool}"`);
-  const engine = engines.find((e) => e.name === name);
+  const engine = poolEngines(deps.controller, pool).find((e) => e.name === name);
   if (!engine) throw new ApiError(404, 'engine_not_found', `no engine "${name}" in pool "${pool}"`);
   return engine;
 }
@@ -58,9 +72,8 @@ export function rankForStream(engines: readonly EngineInfo[]): EngineInfo[] {
 export function apiRoutes(deps: ApiDeps): Route[] {
   const { controller, registry } = deps;
   const poolOr404 = (pool: string) => {
-    const status = controller.poolStatus(pool);
-    if (!status) throw new ApiError(404, 'pool_not_found', `no pool "${pool}"`);
-    return status;
+    poolEngines(controller, pool);
+    return controller.poolStatus(pool)!;
   };
   return [
     { method: 'GET', path: '/livez', handle: () => ({ status: 200, body: { status: 'ok' } }) },
@@ -93,10 +106,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     {
       method: 'GET',
       path: '/api/v1/pools/:pool/engines',
-      handle: ({ params }) => {
-        poolOr404(params.pool!);
-        return { status: 200, body: controller.engines(params.pool!) ?? [] };
-      },
+      handle: ({ params }) => ({ status: 200, body: poolEngines(controller, params.pool!) }),
     },
     {
       method: 'POST',
@@ -132,9 +142,21 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       path: '/api/v1/pools/:pool/acquire',
       mutating: true,
       handle: ({ params, body }) => {
-        poolOr404(params.pool!);
+        const engines = poolEngines(controller, params.pool!);
         const id = parseBody(AcquireBody, body)?.id ?? randomUUID();
-        const [engine] = rankForStream(controller.engines(params.pool!) ?? []);
+        const open = registry.get(id);
+        if (open) {
+          // Why: a client that retries an acquire with its own id gets the engine it already holds.
+          const held = engines.find((e) => e.containerId === open.containerId);
+          if (held) return { status: 200, body: { engine: held, streamId: id, created: false } };
+          throw new ApiError(
+            409,
+            'stream_exists',
+            `stream "${id}" is open on engine ${open.engine} of pool "${open.pool}"; end it there first`,
+          );
+        }
+        // Why: no await between ranking and recording, so concurrent acquires see each other's streams.
+        const [engine] = rankForStream(engines);
         if (!engine) {
           deps.wake('acquire found no ready engine');
           throw new ApiError(
@@ -148,7 +170,10 @@ export function apiRoutes(deps: ApiDeps): Route[] {
         }
         registry.start({ pool: engine.pool, containerId: engine.containerId, engine: engine.name }, id);
         deps.wake(`stream ${id} acquired ${engine.name}`);
-        return { status: 200, body: { engine: { ...engine, streams: engine.streams + 1 }, streamId: id } };
+        return {
+          status: 200,
+          body: { engine: { ...engine, streams: engine.streams + 1 }, streamId: id, created: true },
+        };
       },
     },
     {

@@ -30,7 +30,8 @@ Commands:
                                                            ports and the state dir (exit 0 all good, 1 problems)
   schema                                                   print the JSON Schema (draft-07) of the file
 
-Environment: DOCKER_HOST, ENGINEPOOL_API_TOKEN, ENGINEPOOL_ENGINE_HOST, LOG_LEVEL, LOG_FORMAT=json|pretty`;
+Environment: DOCKER_HOST, ENGINEPOOL_API_TOKEN, ENGINEPOOL_ENGINE_HOST, ENGINEPOOL_STREAM_CHECK_SECONDS,
+             LOG_LEVEL, LOG_FORMAT=json|pretty`;
 
 type Io = { out: (text: string) => void; err: (text: string) => void };
 
@@ -118,6 +119,7 @@ async function plan(args: string[], io: Io): Promise<number> {
       vpns,
       setAsidePorts: new Set(),
       countFailuresSince: now,
+      provisionRequests: new Map(),
     },
     now,
   });
@@ -142,7 +144,12 @@ async function status(args: string[], io: Io): Promise<number> {
     options: { url: { type: 'string' }, output: { type: 'string', short: 'o' } },
   });
   const url = values.url ?? process.env.ENGINEPOOL_URL ?? 'http://127.0.0.1:8000';
-  return renderStatus(url, values.output === 'json' ? 'json' : 'table', io);
+  const output = values.output ?? 'table';
+  if (output !== 'table' && output !== 'json') {
+    io.err(`status: -o expects "table" or "json", got "${output}"`);
+    return 2;
+  }
+  return renderStatus(url, output, io);
 }
 
 /** Runs the CLI; resolves with the exit code. */

@@ -1,10 +1,12 @@
 import { type Action, type FailureReason, formatAction } from '../reconcilers/actions.js';
 import type { MachineView } from '../reconcilers/engines.js';
-import { type Plan, planTick } from '../reconcilers/plan.js';
+import { type Plan, type PoolPlan, planTick } from '../reconcilers/plan.js';
+import { type ProvisionRefusal, provisionRefusal } from '../reconcilers/provision.js';
 import { engineStates, type PoolStatus, type Problem, poolStatus } from '../reconcilers/status.js';
 import type { Clock } from '../state/clock.js';
 import { isLive, type ObservedWorld } from '../state/observed.js';
 import type { DesiredSpec, PoolSpec } from '../state/spec.js';
+import { engineHttpPort } from '../state/template.js';
 import { engineEndpoint, type SelfLocation } from './addressing.js';
 import { type DockerPort, isUnavailable } from './docker.js';
 import { Executor, type Outcome } from './executor.js';
@@ -13,6 +15,7 @@ import { Machines } from './machines.js';
 import type { Metrics } from './metrics.js';
 import { Observer } from './observer.js';
 import { EngineProber, type ProbeTarget } from './probes.js';
+import { type ProvisionedEngine, ProvisionRefused, ProvisionRequests } from './provisions.js';
 import type { SpecState } from './specSource.js';
 import type { StreamRegistry } from './streams.js';
 import { VpnProber } from './vpnProbe.js';
@@ -23,6 +26,8 @@ import { VpnProber } from './vpnProbe.js';
 
 /** How soon a pass in which an action failed is followed by another. */
 const RETRY_AFTER_FAILURE_MS = 1_000;
+/** A provision request no pass could settle yet is looked at again after this long. */
+const PROVISION_RECHECK_MS = 1_000;
 
 /** An engine as the API shows it (contract §3). */
 export interface EngineInfo {
@@ -33,12 +38,16 @@ export interface EngineInfo {
   readonly port: number;
   readonly hostPort: number;
   readonly state: 'starting' | 'ready' | 'unhealthy' | 'draining';
+  /** What its probes say, whatever its state: `unknown` until it first answers. */
+  readonly health: 'healthy' | 'unhealthy' | 'unknown';
   readonly streams: number;
   readonly forwarded: boolean;
   readonly p2pPort?: number;
   readonly createdAt: string;
   readonly vpn?: string;
   readonly lastProbeError?: string;
+  /** The container's labels (contract §4 and the template's own). */
+  readonly labels: Readonly<Record<string, string>>;
 }
 
 /** What one pass did. */
@@ -74,8 +83,10 @@ export class Controller {
   readonly vpnProber: VpnProber;
   readonly executor: Executor;
   readonly observer: Observer;
+  private readonly provisions: ProvisionRequests;
   private readonly startedAt: number;
   private world?: ObservedWorld;
+  private plans = new Map<string, PoolPlan>();
   private statuses = new Map<string, PoolStatus>();
   private engineInfos = new Map<string, EngineInfo[]>();
   private readonly problems = new Map<string, Problem>();
@@ -102,6 +113,7 @@ export class Controller {
     });
     this.executor = new Executor({ docker, clock, logger, concurrency: options.concurrency ?? 8 });
     this.observer = new Observer(docker, () => clock.now());
+    this.provisions = new ProvisionRequests({ clock });
   }
 
   private onProbeTransition(
@@ -162,8 +174,41 @@ export class Controller {
     return [...this.engineInfos.keys()].flatMap((pool) => this.engines(pool) ?? []);
   }
 
-  /** Stops timers and machines (the engines keep running). */
+  /** When Docker was last observed (ms), or undefined before the first observation. */
+  observedAt(): number | undefined {
+    return this.world?.observedAt;
+  }
+
+  /** Why `pool` cannot start one more engine now (requests already waiting included), or undefined. */
+  provisionRefusal(pool: string): ProvisionRefusal | undefined {
+    const plan = this.plans.get(pool);
+    if (!plan) {
+      return {
+        code: 'general_error',
+        message: `pool "${pool}" has not been observed yet`,
+        recoveryEtaSeconds: 5,
+        canRetry: true,
+        shouldWait: true,
+      };
+    }
+    return provisionRefusal(plan, this.provisions.count(pool), this.options.clock.now());
+  }
+
+  /**
+   * Asks for one more engine of `pool`, started by the next pass on top of what minFree wants; resolves
+   * with it once started. Rejects at once with {@link ProvisionRefused} when the pool cannot take it.
+   */
+  provision(pool: string): Promise<ProvisionedEngine> {
+    const refusal = this.provisionRefusal(pool);
+    if (refusal) return Promise.reject(new ProvisionRefused(refusal));
+    const engine = this.provisions.add(pool);
+    this.options.wake(`one more engine of ${pool} requested`);
+    return engine;
+  }
+
+  /** Stops timers and machines (the engines keep running) and refuses waiting provision requests. */
   close(): void {
+    this.provisions.close();
     this.prober.close();
     this.vpnProber.close();
     this.machines.stop();
@@ -208,6 +253,7 @@ export class Controller {
     this.vpnProber.sync(spec.pools);
     this.prober.sync(this.probeTargets(spec, world), new Set(world.engines.map((e) => e.containerId)));
 
+    const asked = this.provisions.snapshot();
     const view: MachineView = {
       probes: this.prober.view(),
       streams: registry.facts(),
@@ -216,6 +262,7 @@ export class Controller {
       vpns: this.machines.vpnViews(),
       setAsidePorts: this.executor.setAsidePorts(),
       countFailuresSince: this.startedAt,
+      provisionRequests: new Map([...asked].map(([pool, requests]) => [pool, requests.length])),
     };
     const plan = planTick({ spec, world, view, now });
     this.logBlocked(plan);
@@ -226,6 +273,16 @@ export class Controller {
       () => this.options.wake('image pull finished'),
     );
     this.record(outcomes);
+    const waiting = this.provisions.settle(
+      asked,
+      plan,
+      outcomes,
+      (pool, hostPort) => {
+        const spec = poolsByName.get(pool);
+        return spec ? engineHttpPort(spec, hostPort) : hostPort;
+      },
+      clock.now(),
+    );
 
     const seconds = (performance.now() - started) / 1000;
     for (const pool of spec.pools) {
@@ -243,9 +300,13 @@ export class Controller {
     const retryAt = outcomes.some((o) => !o.ok && !o.skipped)
       ? clock.now() + RETRY_AFTER_FAILURE_MS
       : undefined;
+    // Why: a provision request this pass could neither answer nor refuse (the room went to other
+    // creates, a pull is running) is looked at again soon, not only at the next resync.
+    const provisionAt = waiting > 0 ? clock.now() + PROVISION_RECHECK_MS : undefined;
     const requeueAt = Math.min(
       plan.requeueAt ?? Number.POSITIVE_INFINITY,
       retryAt ?? Number.POSITIVE_INFINITY,
+      provisionAt ?? Number.POSITIVE_INFINITY,
     );
     return {
       actions: plan.actions,
@@ -388,6 +449,7 @@ export class Controller {
     for (const name of this.statuses.keys()) if (!statuses.has(name)) this.options.metrics.forgetPool(name);
     this.statuses = statuses;
     this.engineInfos = infos;
+    this.plans = new Map(plan.pools);
   }
 
   private engineInfo(
@@ -401,6 +463,12 @@ export class Controller {
       const endpoint = engineEndpoint(pool, engine, world, self, this.options.engineHost);
       if (!endpoint || engine.hostPort === undefined) return [];
       const probe = this.prober.view().get(engine.containerId);
+      const health =
+        state === 'unhealthy' || status.phase === 'unhealthy' || status.phase === 'timedOut'
+          ? 'unhealthy'
+          : status.phase === 'ready'
+            ? 'healthy'
+            : 'unknown';
       return [
         {
           name: engine.name,
@@ -410,12 +478,14 @@ export class Controller {
           port: endpoint.port,
           hostPort: engine.hostPort,
           state,
+          health,
           streams: status.streams,
           forwarded: engine.forwarded,
           ...(engine.p2pPort !== undefined ? { p2pPort: engine.p2pPort } : {}),
           createdAt: new Date(engine.createdAt).toISOString(),
           ...(engine.vpn ? { vpn: engine.vpn } : {}),
           ...(probe?.lastError && probe.consecutiveFailures > 0 ? { lastProbeError: probe.lastError } : {}),
+          labels: engine.labels,
         },
       ];
     });

@@ -175,10 +175,15 @@ export function createHttpServer(options: HttpOptions): Server {
     const started = performance.now();
     handle(req)
       .catch((error: unknown): Reply => {
+        if (error instanceof ApiError && error.status === 413) {
+          // Why: the rest of an oversized body is never read; closing the connection stops the client
+          // from sending it, where keep-alive would make the server drain it first.
+          return { ...errorReply(413, error.code, error.message), headers: { Connection: 'close' } };
+        }
         if (error instanceof ApiError)
           return errorReply(error.status, error.code, error.message, error.extra);
         options.logger.error(
-          { err: (error as Error).message, method: req.method, url: req.url },
+          { err: (error as Error).message, method: req.method, url: req.url?.split('?')[0] },
           'request failed',
         );
         return errorReply(500, 'internal', 'internal error; see the controller log');

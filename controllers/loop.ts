@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../state/clock.js';
+import { DueTimer } from './dueTimer.js';
 import type { Logger } from './logger.js';
 
 // A single-flight scheduler: one pass at a time; wake() during a pass asks for exactly one more pass
@@ -23,8 +24,7 @@ export interface LoopOptions {
 export class Loop {
   private running?: Promise<void>;
   private pending = false;
-  private timer?: TimerHandle;
-  private timerAt = Number.POSITIVE_INFINITY;
+  private readonly timer: DueTimer;
   private failures = 0;
   private lastError?: string;
   private stopped = false;
@@ -32,6 +32,7 @@ export class Loop {
 
   constructor(private readonly options: LoopOptions) {
     this.lastResync = options.clock.now();
+    this.timer = new DueTimer(options.clock, () => void this.run());
   }
 
   /** Starts the first pass. */
@@ -53,18 +54,7 @@ export class Loop {
   }
 
   private at(time: number): void {
-    if (time >= this.timerAt) return;
-    const { clock } = this.options;
-    if (this.timer !== undefined) clock.clearTimeout(this.timer);
-    this.timerAt = time;
-    this.timer = clock.setTimeout(
-      () => {
-        this.timer = undefined;
-        this.timerAt = Number.POSITIVE_INFINITY;
-        void this.run();
-      },
-      Math.max(0, time - clock.now()),
-    );
+    this.timer.schedule(time);
   }
 
   private async run(): Promise<void> {
@@ -115,7 +105,7 @@ export class Loop {
   /** Stops scheduling and waits (up to `graceMs`) for a pass in progress. */
   async stop(graceMs = 5_000): Promise<void> {
     this.stopped = true;
-    if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer);
+    this.timer.cancel();
     if (!this.running) return;
     let timeout: TimerHandle | undefined;
     await Promise.race([

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { type Clock, systemClock } from '../state/clock.js';
 import { detectSelf, type SelfLocation } from './addressing.js';
 import { apiRoutes } from './api.js';
+import { compatRoutes } from './compat.js';
 import { Controller } from './controller.js';
 import { createDockerPort } from './docker.js';
 import { DockerEvents } from './events.js';
@@ -11,6 +12,7 @@ import { Loop } from './loop.js';
 import { Metrics } from './metrics.js';
 import { SpecSource } from './specSource.js';
 import { defaultStateDirFor, StateDirLockedError, StreamRegistry } from './streams.js';
+import { StreamWatcher } from './streamWatcher.js';
 
 // The composition root of `enginepool run`: config, logger, metrics, Docker, machines, loop, HTTP,
 // signals. On SIGTERM it stops acting and exits; the engines keep running for the next start to adopt.
@@ -24,6 +26,15 @@ export interface RunOptions {
   readonly clock?: Clock;
   /** Resolves when the controller should stop (defaults to SIGTERM/SIGINT). */
   readonly stopSignal?: Promise<string>;
+}
+
+/** Parses ENGINEPOOL_STREAM_CHECK_SECONDS: how often open streams are checked against their engines. */
+export function parseCheckSeconds(text: string | undefined): number {
+  if (text === undefined || text.trim() === '') return 10;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600)
+    throw new Error(`ENGINEPOOL_STREAM_CHECK_SECONDS expects seconds between 0.1 and 3600, got "${text}"`);
+  return seconds;
 }
 
 /** Parses `HOST:PORT` (or `:PORT`, or `PORT`). */
@@ -57,8 +68,10 @@ export async function runController(options: RunOptions): Promise<number> {
   });
   const stopSignal = options.stopSignal ?? signalled();
   let listen: { host: string; port: number };
+  let checkSeconds: number;
   try {
     listen = parseListen(options.listen);
+    checkSeconds = parseCheckSeconds(env.ENGINEPOOL_STREAM_CHECK_SECONDS);
   } catch (error) {
     logger.error((error as Error).message);
     return 2;
@@ -112,10 +125,25 @@ export async function runController(options: RunOptions): Promise<number> {
     ...(env.ENGINEPOOL_ENGINE_HOST ? { engineHost: env.ENGINEPOOL_ENGINE_HOST } : {}),
     wake,
   });
+  const watcher = new StreamWatcher({
+    registry,
+    clock,
+    logger,
+    endpoint: (containerId) => controller.allEngines().find((e) => e.containerId === containerId),
+    wake,
+    periodMs: checkSeconds * 1000,
+  });
   loop = new Loop({
     clock,
     logger,
-    pass: () => controller.tickOnce(),
+    pass: async () => {
+      try {
+        return await controller.tickOnce();
+      } finally {
+        // Why: after each pass the registry reflects every start and every engine that went away.
+        watcher.sync();
+      }
+    },
     resyncMs: resyncSeconds(env) * 1000,
     onResync: () => {
       controller.observer.invalidateAll();
@@ -131,8 +159,12 @@ export async function runController(options: RunOptions): Promise<number> {
     onGap: () => controller.observer.invalidateAll(),
   });
   const token = env.ENGINEPOOL_API_TOKEN || undefined;
-  const deps = { controller, registry, metrics, wake };
-  const server = createHttpServer({ routes: apiRoutes(deps), ...(token ? { token } : {}), logger });
+  const deps = { controller, registry, metrics, logger, clock, wake };
+  const server = createHttpServer({
+    routes: [...apiRoutes(deps), ...compatRoutes(deps)],
+    ...(token ? { token } : {}),
+    logger,
+  });
   try {
     await new Promise<void>((resolveListen, reject) => {
       server.once('error', reject);
@@ -143,6 +175,7 @@ export async function runController(options: RunOptions): Promise<number> {
       { listen: options.listen },
       `cannot listen on ${options.listen}: ${(error as Error).message}`,
     );
+    watcher.close();
     controller.close();
     registry.close();
     return 1;
@@ -161,6 +194,7 @@ export async function runController(options: RunOptions): Promise<number> {
   logger.info({ signal }, 'stopping; engines keep running and will be adopted by the next start');
   process.off('SIGHUP', onHangup);
   await loop.stop();
+  watcher.close();
   events.stop();
   specSource.close();
   controller.close();

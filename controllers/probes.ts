@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import type { Clock, TimerHandle } from '../state/clock.js';
+import type { Clock } from '../state/clock.js';
 import {
   type HealthSettings,
   newProbeRecord,
@@ -7,6 +7,7 @@ import {
   type ProbeRecord,
   recordProbe,
 } from '../state/health.js';
+import { DueTimer } from './dueTimer.js';
 import type { Logger } from './logger.js';
 
 // Engine health checks: each running engine's `template.health.path` is fetched on its own schedule
@@ -34,24 +35,43 @@ export interface EngineProberOptions {
   readonly onTransition: (target: ProbeTarget, transition: ProbeTransition, record: ProbeRecord) => void;
 }
 
-/** GETs a URL; resolves true on a 2xx answer within the timeout, otherwise an error text. */
-export function httpProbe(
-  url: string,
-  timeoutMs: number,
-): Promise<{ ok: true } | { ok: false; error: string }> {
+/** The answer of {@link httpGet}: the status and up to `maxBytes` of the body, or why there was none. */
+export type HttpGetResult =
+  | { readonly ok: true; readonly status: number; readonly body: string }
+  | { readonly ok: false; readonly error: string };
+
+/** GETs a URL without keep-alive; never rejects. The body is read up to `maxBytes` (0: discarded). */
+export function httpGet(url: string, timeoutMs: number, maxBytes = 0): Promise<HttpGetResult> {
   return new Promise((resolve) => {
     let settled = false;
-    const finish = (result: { ok: true } | { ok: false; error: string }) => {
+    const finish = (result: HttpGetResult) => {
       if (!settled) {
         settled = true;
         resolve(result);
       }
     };
-    const req = request(url, { method: 'GET', agent: false, timeout: timeoutMs }, (res) => {
-      res.resume();
-      const status = res.statusCode ?? 0;
-      finish(status >= 200 && status < 300 ? { ok: true } : { ok: false, error: `HTTP ${status}` });
-    });
+    let req: ReturnType<typeof request>;
+    try {
+      req = request(url, { method: 'GET', agent: false, timeout: timeoutMs }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (maxBytes === 0) {
+          res.resume();
+          return finish({ ok: true, status, body: '' });
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (size < maxBytes) chunks.push(chunk.subarray(0, maxBytes - size));
+          size += chunk.length;
+        });
+        res.on('end', () => finish({ ok: true, status, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (error: NodeJS.ErrnoException) =>
+          finish({ ok: false, error: error.code ?? error.message }),
+        );
+      });
+    } catch (error) {
+      return finish({ ok: false, error: (error as Error).message });
+    }
     req.on('timeout', () => {
       req.destroy();
       finish({ ok: false, error: `no answer within ${timeoutMs} ms` });
@@ -63,16 +83,29 @@ export function httpProbe(
   });
 }
 
+/** GETs a URL; resolves ok on a 2xx answer within the timeout, otherwise an error text. */
+export async function httpProbe(
+  url: string,
+  timeoutMs: number,
+): Promise<{ ok: true } | { ok: false; error: string }> {
+  const result = await httpGet(url, timeoutMs);
+  if (!result.ok) return result;
+  return result.status >= 200 && result.status < 300
+    ? { ok: true }
+    : { ok: false, error: `HTTP ${result.status}` };
+}
+
 /** Probes engines and keeps their {@link ProbeRecord}s. */
 export class EngineProber {
   private readonly records = new Map<string, ProbeRecord>();
   private targets = new Map<string, ProbeTarget>();
   private readonly inFlight = new Set<string>();
-  private timer?: TimerHandle;
-  private timerAt = Number.POSITIVE_INFINITY;
+  private readonly timer: DueTimer;
   private closed = false;
 
-  constructor(private readonly options: EngineProberOptions) {}
+  constructor(private readonly options: EngineProberOptions) {
+    this.timer = new DueTimer(options.clock, () => this.runDue());
+  }
 
   /**
    * Sets the engines to probe (every running engine). Records of containers that still exist are
@@ -102,7 +135,7 @@ export class EngineProber {
   /** Stops probing. */
   close(): void {
     this.closed = true;
-    if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer);
+    this.timer.cancel();
   }
 
   private arm(): void {
@@ -112,18 +145,7 @@ export class EngineProber {
       const target = this.targets.get(id);
       if (target && !this.inFlight.has(id)) due = Math.min(due, nextProbeAt(record, target.settings));
     }
-    if (due === Number.POSITIVE_INFINITY || due >= this.timerAt) return;
-    const { clock } = this.options;
-    if (this.timer !== undefined) clock.clearTimeout(this.timer);
-    this.timerAt = due;
-    this.timer = clock.setTimeout(
-      () => {
-        this.timer = undefined;
-        this.timerAt = Number.POSITIVE_INFINITY;
-        this.runDue();
-      },
-      Math.max(0, due - clock.now()),
-    );
+    if (due !== Number.POSITIVE_INFINITY) this.timer.schedule(due);
   }
 
   private runDue(): void {

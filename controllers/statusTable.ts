@@ -18,25 +18,35 @@ export function table(rows: readonly (readonly string[])[]): string {
 
 /** The text `status` prints for these pools and engines. */
 export function formatStatus(pools: readonly (PoolStatus & { engines: readonly EngineInfo[] })[]): string {
-  if (pools.length === 0) return 'no pools (is a valid desired-state file loaded?)';
   const blocks: string[] = [];
   for (const pool of pools) {
     const r = pool.replicas;
+    const breaker = pool.circuitBreaker;
+    const vpn = pool.vpn;
     const lines = [
-      `POOL ${pool.name}  generation ${pool.generation} (observed ${pool.observedGeneration})  engines ${r.total} (ready ${r.ready}, free ${r.free}, used ${r.used}, starting ${r.starting}, unhealthy ${r.unhealthy}, draining ${r.draining})  wanted ${r.desired}  minFree ${r.minFree}  max ${r.max}`,
-      `breaker ${pool.circuitBreaker.state}${pool.circuitBreaker.retryAt ? ` until ${pool.circuitBreaker.retryAt}` : ''}${pool.vpn ? `  vpn ${pool.vpn.container} ${pool.vpn.phase}  forwarded port ${pool.vpn.forwardedPort ?? '-'}${pool.vpn.publicIp ? `  public ip ${pool.vpn.publicIp}` : ''}` : ''}`,
+      `POOL ${pool.name}  generation ${pool.generation} (observed ${pool.observedGeneration})`,
+      `  engines ${r.total}: ${r.ready} ready (${r.free} free, ${r.used} used), ${r.starting} starting, ${r.unhealthy} unhealthy, ${r.draining} draining; wanted ${r.desired} (minFree ${r.minFree}, min ${r.min}, max ${r.max})`,
+      `  circuit breaker ${breaker.state}${breaker.retryAt ? ` until ${breaker.retryAt}` : ''}${breaker.failures > 0 ? ` (${breaker.failures} failures)` : ''}`,
+      ...(vpn
+        ? [
+            `  vpn ${vpn.container} ${vpn.phase}, forwarded port ${vpn.forwardedPort ?? '-'}${vpn.publicIp ? `, public ip ${vpn.publicIp}` : ''}${vpn.lastError ? `, last error: ${vpn.lastError}` : ''}`,
+          ]
+        : []),
       '',
-      table([
-        ['ENGINE', 'STATE', 'ADDRESS', 'STREAMS', 'FORWARDED', 'CONTAINER'],
-        ...pool.engines.map((e) => [
-          e.name,
-          e.state,
-          `${e.host}:${e.port}`,
-          String(e.streams),
-          e.forwarded ? 'yes' : '',
-          e.containerId.slice(0, 12),
-        ]),
-      ]),
+      pool.engines.length === 0
+        ? '  (no engines)'
+        : table([
+            ['ENGINE', 'STATE', 'PORT', 'STREAMS', 'FORWARDED', 'ADDRESS', 'CONTAINER'],
+            ...pool.engines.map((e) => [
+              e.name,
+              e.state,
+              String(e.hostPort),
+              String(e.streams),
+              e.forwarded ? 'yes' : '-',
+              `${e.host}:${e.port}`,
+              e.containerId.slice(0, 12),
+            ]),
+          ]),
       '',
       table([
         ['CONDITION', 'STATUS', 'REASON', 'MESSAGE'],
@@ -60,8 +70,13 @@ export async function renderStatus(
     return (await response.json()) as T;
   };
   let pools: (PoolStatus & { engines: EngineInfo[] })[];
+  let notReady: string | undefined;
   try {
     const statuses = await get<PoolStatus[]>('/api/v1/pools');
+    if (statuses.length === 0) {
+      const readyz = await fetch(new URL('/readyz', url), { signal: AbortSignal.timeout(5_000) });
+      if (!readyz.ok) notReady = ((await readyz.json()) as { error?: { message?: string } }).error?.message;
+    }
     pools = await Promise.all(
       statuses.map(async (s) => ({
         ...s,
@@ -69,10 +84,15 @@ export async function renderStatus(
       })),
     );
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code;
-    io.err(`cannot reach the controller at ${url}: ${cause ?? (error as Error).message}`);
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    io.err(
+      `cannot reach the controller at ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
+    );
     return 2;
   }
-  io.out(output === 'json' ? JSON.stringify(pools, null, 2) : formatStatus(pools));
+  if (output === 'json') io.out(JSON.stringify(pools, null, 2));
+  else if (pools.length === 0)
+    io.out(`no pools yet: ${notReady ?? 'the controller has not observed Docker yet'}`);
+  else io.out(formatStatus(pools));
   return 0;
 }

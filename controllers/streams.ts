@@ -98,6 +98,9 @@ export class StateDirLockedError extends Error {
   override name = 'StateDirLockedError';
 }
 
+/** What a start may say about a stream besides where it runs. */
+export type StreamDetails = Omit<StreamRecord, 'id' | 'pool' | 'containerId' | 'engine' | 'startedAt'>;
+
 /** The engine a stream is started on. */
 export interface StreamTarget {
   readonly pool: string;
@@ -292,14 +295,24 @@ export class StreamRegistry {
     renameSync(tmp, this.file);
   }
 
-  /** Starts (or confirms) a stream. The same id on the same engine changes nothing; on another engine it moves. */
+  /**
+   * Starts a stream. The same id on the same engine counts once: it only updates the details given
+   * (a proxy that reconnects gets a new stat URL); the same id on another engine moves it there.
+   */
   start(
     target: StreamTarget,
     id: string,
-    details: Omit<StreamRecord, 'id' | 'pool' | 'containerId' | 'engine' | 'startedAt'> = {},
-  ) {
+    details: StreamDetails = {},
+  ): { stream: StreamRecord; created: boolean } {
     const existing = this.streams.get(id);
-    if (existing && existing.containerId === target.containerId) return { stream: existing, created: false };
+    if (existing && existing.containerId === target.containerId) {
+      const given = Object.fromEntries(Object.entries(details).filter(([, value]) => value !== undefined));
+      const updated: StreamRecord = { ...existing, ...given };
+      if (JSON.stringify(updated) === JSON.stringify(existing)) return { stream: existing, created: false };
+      this.streams.set(id, updated);
+      this.persist();
+      return { stream: updated, created: false };
+    }
     const now = this.options.clock.now();
     if (existing) this.markEnded(existing, now);
     const stream: StreamRecord = { id, ...target, startedAt: now, ...details };
@@ -339,6 +352,7 @@ export class StreamRegistry {
     return gone;
   }
 
+  /** The open stream with this id, if any. */
   get(id: string): StreamRecord | undefined {
     return this.streams.get(id);
   }

@@ -19,6 +19,8 @@ export interface CreateIntent {
   /** This engine takes the VPN's forwarded port as its P2P port. */
   readonly forwarded: boolean;
   readonly reason: string;
+  /** Started because the API asked for one more engine; the shell answers that request with it. */
+  readonly requested?: boolean;
 }
 
 /** Remove a container (force, volumes included); a 404 means it is already gone. */

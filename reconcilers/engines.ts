@@ -27,6 +27,8 @@ export interface MachineView {
   readonly setAsidePorts: ReadonlySet<number>;
   /** Engines created before this time predate this controller run: their exits are not its failures. */
   readonly countFailuresSince: number;
+  /** Extra engines asked for through the API (`POST /provision/acestream`) and not started yet, by pool. */
+  readonly provisionRequests: ReadonlyMap<string, number>;
 }
 
 /** Where an engine is in its life: exited (not running any more), or its health state. */
@@ -67,6 +69,8 @@ export interface PoolSnapshot {
   readonly vpn?: PoolVpn;
   readonly ports: PortBudget;
   readonly lastStreamEndedAt?: number;
+  /** Extra engines asked for through the API, to start on top of what minFree wants. */
+  readonly requested: number;
   readonly now: number;
 }
 
@@ -176,6 +180,7 @@ export function snapshotPool(
     ...(vpn ? { vpn } : {}),
     ports,
     ...(lastStreamEndedAt !== undefined ? { lastStreamEndedAt } : {}),
+    requested: view.provisionRequests.get(pool.name) ?? 0,
     now,
   };
 }

@@ -110,10 +110,12 @@ export function reconcileReplicas(
   const needsForwarded =
     forwardedPort !== null && !live.some((s) => s.engine.forwarded && s.phase !== 'timedOut');
   let forwardedPlanned = false;
-  const create = (reason: string) => {
+  let creates = 0;
+  const create = (reason: string, requested = false) => {
     const forwarded = needsForwarded && !forwardedPlanned;
     forwardedPlanned ||= forwarded;
-    intents.push({ kind: 'create', pool: pool.name, forwarded, reason });
+    creates++;
+    intents.push({ kind: 'create', pool: pool.name, forwarded, reason, ...(requested ? { requested } : {}) });
   };
 
   const deficit = Math.min(desired, cap) - healthy.length;
@@ -156,7 +158,7 @@ export function reconcileReplicas(
       const victim = healthy.filter((s) => s.streams === 0 && s.phase === 'ready').sort(byIndexDescending)[0];
       if (victim) intents.push(remove(victim, `make room for the engine of forwarded port ${forwardedPort}`));
     }
-  } else if (deficit < 0 && replaceable.length === 0) {
+  } else if (deficit < 0 && replaceable.length === 0 && snapshot.requested === 0) {
     let excess = healthy.length - desired;
     const candidates = healthy
       .filter(
@@ -180,5 +182,11 @@ export function reconcileReplicas(
       excess--;
     }
   }
+  // Why: an engine asked for through the API comes on top of what minFree wants, within max; once it
+  // is started the request is answered and the surplus is an ordinary free engine that scales down
+  // after scaleDownDelaySeconds. Requests beyond max are not planned; the shell refuses them.
+  const granted = Math.min(snapshot.requested, Math.max(room - creates, 0));
+  for (let i = 0; i < granted; i++)
+    create(`provision: one more engine asked for through the API (${used} used, ${total} running)`, true);
   return { intents, desired, ...(limit ? { limit } : {}), ...(requeueAt !== undefined ? { requeueAt } : {}) };
 }

@@ -127,6 +127,7 @@ export function view(
     breakers?: Record<string, BreakerView>;
     vpns?: Record<string, VpnView>;
     setAsidePorts?: number[];
+    provisionRequests?: Record<string, number>;
   } = {},
 ): MachineView {
   return {
@@ -137,6 +138,7 @@ export function view(
     vpns: new Map(Object.entries(options.vpns ?? {})),
     setAsidePorts: new Set(options.setAsidePorts ?? []),
     countFailuresSince: 0,
+    provisionRequests: new Map(Object.entries(options.provisionRequests ?? {})),
   };
 }
 
