@@ -95,6 +95,7 @@ const CLOSED_BREAKER: BreakerView = {
   state: 'closed',
   failures: 0,
   createsAllowed: Number.POSITIVE_INFINITY,
+  failuresToOpen: Number.POSITIVE_INFINITY,
 };
 
 function vpnOf(pool: PoolSpec, world: ObservedWorld, view: MachineView): PoolVpn | undefined {

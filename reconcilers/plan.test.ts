@@ -227,3 +227,27 @@ describe('planTick: pools not in the file', () => {
     expect(plan.unknownPools).toEqual(['other']);
   });
 });
+
+describe('planTick: the breaker within one pass', () => {
+  it('holds creates when the failures this pass records open the breaker', () => {
+    const pool = poolSpec({ replicas: '{ minFree: 1, max: 3 }' });
+    const plan = planTick({
+      spec: desired(pool),
+      world: world([
+        engine(pool, 1, { state: 'exited', status: 'Exited (1) 1 second ago', createdAt: 5_000 }),
+      ]),
+      view: view({
+        breakers: {
+          ace: { state: 'closed', failures: 2, createsAllowed: Number.POSITIVE_INFINITY, failuresToOpen: 1 },
+        },
+      }),
+      now: 10_000,
+    });
+    expect(formatPlan(plan.actions)).toEqual(['remove ace-1 (exited with code 1)']);
+    expect(plan.pools.get('ace')?.blocked).toEqual({
+      count: 1,
+      code: 'CircuitOpen',
+      reason: 'this pass records 1 provisioning failure, enough to open the circuit breaker',
+    });
+  });
+});

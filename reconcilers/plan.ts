@@ -43,7 +43,7 @@ export interface Plan {
   readonly unknownPools: readonly string[];
 }
 
-function gateCreates(snapshot: PoolSnapshot, creates: readonly CreateIntent[]) {
+function gateCreates(snapshot: PoolSnapshot, creates: readonly CreateIntent[], plannedFailures: number) {
   if (creates.length === 0) return { allowed: creates };
   if (snapshot.vpn && !snapshot.vpn.usable) {
     return {
@@ -52,6 +52,12 @@ function gateCreates(snapshot: PoolSnapshot, creates: readonly CreateIntent[]) {
     };
   }
   const { breaker } = snapshot;
+  // Why: removing engines that failed records failures when this plan runs; if they open the
+  // breaker, a create in the same plan would be one more call of a systematic failure.
+  if (plannedFailures > 0 && plannedFailures >= breaker.failuresToOpen) {
+    const reason = `this pass records ${plannedFailures} provisioning ${plannedFailures === 1 ? 'failure' : 'failures'}, enough to open the circuit breaker`;
+    return { allowed: [], blocked: { count: creates.length, reason, code: 'CircuitOpen' as const } };
+  }
   if (creates.length <= breaker.createsAllowed) return { allowed: creates };
   const retry = breaker.retryAt === undefined ? '' : ` until ${new Date(breaker.retryAt).toISOString()}`;
   const reason =
@@ -145,7 +151,8 @@ export function planTick(input: PlanInput): Plan {
   const portsTaken = new Set<number>();
   for (const { pool, snapshot, replicas, intents } of decided) {
     const wanted = intents.filter((intent): intent is CreateIntent => intent.kind === 'create');
-    const gated = gateCreates(snapshot, wanted);
+    const plannedFailures = intents.filter((intent) => intent.kind === 'remove' && intent.failure).length;
+    const gated = gateCreates(snapshot, wanted, plannedFailures);
     const { placed, unplaced } = place(
       pool,
       snapshot,

@@ -99,6 +99,7 @@ describe('provisionRefusal', () => {
           state: 'open',
           failures: 5,
           createsAllowed: 0,
+          failuresToOpen: 0,
           retryAt: 10 * MIN + 42_500,
           lastFailure: 'StartFailed',
         },

@@ -95,6 +95,8 @@ export interface BreakerView {
   readonly failures: number;
   /** How many creates may start now: unlimited when closed, one trial when half-open, none otherwise. */
   readonly createsAllowed: number;
+  /** How many more provisioning failures open it (0 when open). */
+  readonly failuresToOpen: number;
   readonly openedAt?: number;
   /** When an open breaker lets the next trial through. */
   readonly retryAt?: number;
@@ -111,6 +113,8 @@ export function breakerView(snapshot: SnapshotFrom<typeof circuitBreakerMachine>
     state,
     failures: context.failures,
     createsAllowed,
+    failuresToOpen:
+      state === 'closed' ? Math.max(1, context.threshold - context.failures) : state === 'halfOpen' ? 1 : 0,
     ...(context.openedAt !== undefined ? { openedAt: context.openedAt } : {}),
     ...(state === 'open' && context.openedAt !== undefined
       ? { retryAt: context.openedAt + context.openMs }
