@@ -2,32 +2,26 @@ import { createServer, type Server } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   answers,
-  ControllerProcess,
+  type ControllerProcess,
   cli,
   docker,
   ENGINE_IMAGE,
   poolContainers,
   poolYaml,
   removeContainers,
+  TestScope,
   waitFor,
 } from '../support/harness.js';
 
 // The reconciling core against a real Docker engine, checked the way a user would: the real
 // `./bin/enginepool`, real containers, the file edited by hand. Host ports 20000-20999.
 
-const controllers: ControllerProcess[] = [];
-const pools: string[] = [];
+const scope = new TestScope();
+afterEach((context) => scope.cleanup(context.task.result?.state === 'fail'));
 
 function controller(yaml: string, env: Record<string, string> = {}) {
-  const c = new ControllerProcess(yaml, env);
-  controllers.push(c);
-  return c;
+  return scope.controller(yaml, [], env);
 }
-
-afterEach(async () => {
-  await Promise.all(controllers.splice(0).map((c) => c.stop('SIGKILL')));
-  await Promise.all(pools.splice(0).map((pool) => removeContainers({ pool })));
-});
 
 /** Counter value of reconcile passes (all results) from /metrics, to wait for "more passes happened". */
 async function passes(c: ControllerProcess, pool: string): Promise<number> {
@@ -45,7 +39,7 @@ async function runningNames(pool: string): Promise<string[]> {
 describe('converging from an empty Docker', () => {
   it('runs exactly minFree engines named <pool>-1..N on distinct ports in range, each answering, and stays there', async () => {
     const pool = 'core-a';
-    pools.push(pool);
+    scope.pool(pool);
     const c = await controller(
       poolYaml(pool, { range: '20000-20019', replicas: '{ minFree: 3, max: 6 }' }),
     ).start();
@@ -78,7 +72,7 @@ describe('converging from an empty Docker', () => {
 describe('streams drive the pool size', () => {
   it('grows to keep minFree free, shrinks only after the delay, reuses freed ports, and caps at max without tripping anything', async () => {
     const pool = 'core-b';
-    pools.push(pool);
+    scope.pool(pool);
     const c = await controller(
       poolYaml(pool, { range: '20100-20119', replicas: '{ minFree: 1, max: 3, scaleDownDelaySeconds: 4 }' }),
     ).start();
@@ -124,7 +118,12 @@ describe('streams drive the pool size', () => {
     expect(await runningNames(pool)).toEqual([`${pool}-1`, `${pool}-2`]);
 
     expect(await start(`${pool}-2`, 's4')).toBe(201);
-    await waitFor('a third engine again', async () => (await c.pool(pool))?.replicas?.ready === 3);
+    // Why: a status is as of the last pass; three running containers and three ready engines together
+    // are the state after the regrowth, not a status from before the shrink.
+    await waitFor(
+      'a third engine again',
+      async () => (await runningNames(pool)).length === 3 && (await c.pool(pool))?.replicas?.ready === 3,
+    );
     const portsAfter = (await poolContainers(pool)).map((x) => x.labels['io.enginepool.host-port']).sort();
     expect(portsAfter).toEqual(portsBefore);
     expect(c.logs).not.toMatch(/"level":"(error|fatal)"/);
@@ -141,7 +140,7 @@ describe('stepping around what is not ours', () => {
 
   it('skips a stopped foreign container holding <pool>-1, a foreign published port and a host process, and never touches them', async () => {
     const pool = 'core-c';
-    pools.push(pool);
+    scope.pool(pool);
     await removeContainers({ names: foreign });
     const holder = await docker.createContainer({
       name: 'core-c-1',
@@ -185,7 +184,7 @@ describe('stepping around what is not ours', () => {
 describe('restarts and edits', () => {
   it('adopts the same containers after kill -9, and applies good edits while refusing broken ones', async () => {
     const pool = 'core-d';
-    pools.push(pool);
+    scope.pool(pool);
     const yaml = (minFree: number | string) =>
       poolYaml(pool, {
         range: '20300-20319',
@@ -235,7 +234,7 @@ describe('restarts and edits', () => {
 describe('validate and plan', () => {
   it('exit codes and messages follow the contract', async () => {
     const pool = 'core-e';
-    pools.push(pool);
+    scope.pool(pool);
     const c = controller(poolYaml(pool, { range: '20400-20409', replicas: '{ minFree: 2, max: 3 }' }));
     const valid = await cli(['validate', c.config]);
     expect(valid).toMatchObject({ code: 0 });

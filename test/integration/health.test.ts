@@ -1,29 +1,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  ControllerProcess,
+  type ControllerProcess,
   docker,
   poolContainers,
   poolYaml,
-  removeContainers,
+  TestScope,
   waitFor,
 } from '../support/harness.js';
 
 // Engine health, failures and the circuit breaker against a real Docker engine, with stand-in
 // engines that crash at start, never become ready, or are made unresponsive. Host ports 25000-25999.
 
-const controllers: ControllerProcess[] = [];
-const pools: string[] = [];
-
-afterEach(async () => {
-  await Promise.all(controllers.splice(0).map((c) => c.stop('SIGKILL')));
-  await Promise.all(pools.splice(0).map((pool) => removeContainers({ pool })));
-});
+const scope = new TestScope();
+afterEach((context) => scope.cleanup(context.task.result?.state === 'fail'));
 
 async function started(pool: string, yaml: string) {
-  pools.push(pool);
-  const c = new ControllerProcess(yaml);
-  controllers.push(c);
-  return await c.start();
+  return await scope.controller(yaml, [pool]).start();
 }
 
 /** A metric's value summed over the series whose labels contain every `match` fragment. */
@@ -159,7 +151,8 @@ describe('provisioning failures that are not the breaker', () => {
 });
 
 describe('engines that die or hang', () => {
-  it('replaces a killed engine under the same name within 3 s', async () => {
+  // How fast (well under 3 s on an idle machine) is measured by `npm run bench`, not asserted here.
+  it('replaces a killed engine at once, under the same name, without counting a failure', async () => {
     const pool = 'health-e';
     const c = await started(
       pool,
@@ -167,17 +160,16 @@ describe('engines that die or hang', () => {
     );
     await waitFor('2 ready engines', async () => (await c.pool(pool))?.replicas?.ready === 2);
     const victim = (await poolContainers(pool))[0]!;
-    const killedAt = Date.now();
     await docker.getContainer(victim.id).kill();
     const replacement = await waitFor(
       'a running replacement',
       async () => (await poolContainers(pool)).find((x) => x.name === victim.name && x.id !== victim.id),
       { intervalMs: 20 },
     );
-    const elapsed = Date.now() - killedAt;
-    expect(elapsed).toBeLessThan(3_000);
     expect(replacement.state).toBe('running');
+    await waitFor('2 ready engines again', async () => (await c.pool(pool))?.replicas?.ready === 2);
     expect(await metric(c, 'enginepool_provisioning_failures_total', `pool="${pool}"`)).toBe(0);
+    expect(c.logs).toMatch(/remove health-e-1 \(exited with code 137\)/);
   });
 
   it('detects a paused engine, starts its replacement first, then removes it', async () => {

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   answers,
-  ControllerProcess,
+  type ControllerProcess,
   docker,
   GLUETUN_IMAGE,
   poolContainers,
-  removeContainers,
+  TestScope,
   waitFor,
 } from '../support/harness.js';
 
@@ -13,24 +13,8 @@ import {
 // reachable through the VPN's published ports, broken by its restart, healed by the controller.
 // Host ports 24000-24999.
 
-const controllers: ControllerProcess[] = [];
-const cleanup: { pools: string[]; names: string[] } = { pools: [], names: [] };
-
-afterEach(async (context) => {
-  if (context.task.result?.state === 'fail') {
-    for (const c of controllers)
-      console.log(
-        c.logs
-          .split('\n')
-          .filter((l) => !/"(request|wake)"/.test(l))
-          .slice(-40)
-          .join('\n'),
-      );
-  }
-  await Promise.all(controllers.splice(0).map((c) => c.stop('SIGKILL')));
-  await Promise.all(cleanup.pools.splice(0).map((pool) => removeContainers({ pool })));
-  await removeContainers({ names: cleanup.names.splice(0) });
-});
+const scope = new TestScope();
+afterEach((context) => scope.cleanup(context.task.result?.state === 'fail'));
 
 /** Starts a stand-in Gluetun publishing `first..first+count-1` and its control server on `controlPort`. */
 async function gluetun(
@@ -40,7 +24,7 @@ async function gluetun(
   controlPort: number,
   forwardedPort?: number,
 ) {
-  cleanup.names.push(name);
+  scope.track(name);
   const bindings: Record<string, { HostPort: string }[]> = {
     '8000/tcp': [{ HostPort: String(controlPort) }],
   };
@@ -111,10 +95,7 @@ ${options.extra ?? ''}`;
 }
 
 async function startController(pool: string, yaml: string) {
-  cleanup.pools.push(pool);
-  const c = new ControllerProcess(yaml);
-  controllers.push(c);
-  return await c.start();
+  return await scope.controller(yaml, [pool]).start();
 }
 
 async function streamOnEveryReadyEngine(c: ControllerProcess, pool: string) {
@@ -356,7 +337,6 @@ describe('several VPNs', () => {
   it('gives each pool its own VPN, range and forwarded engine, failing and recovering independently', async () => {
     await gluetun('vpn-e1-gluetun', 24400, 4, 24450, 43001);
     await gluetun('vpn-e2-gluetun', 24500, 4, 24550, 43002);
-    cleanup.pools.push('vpn-e1', 'vpn-e2');
     const yaml = [
       vpnPoolYaml('vpn-e1', 'vpn-e1-gluetun', {
         range: '24400-24403',
@@ -369,9 +349,7 @@ describe('several VPNs', () => {
         replicas: '{ minFree: 2, max: 4 }',
       }),
     ].join('---\n');
-    const c = new ControllerProcess(yaml);
-    controllers.push(c);
-    await c.start();
+    const c = await scope.controller(yaml, ['vpn-e1', 'vpn-e2']).start();
     for (const pool of ['vpn-e1', 'vpn-e2']) {
       await waitFor(`${pool} ready`, async () => (await c.pool(pool))?.replicas?.ready === 2);
     }

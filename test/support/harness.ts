@@ -261,3 +261,50 @@ export async function answers(port: number): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * What one test file's tests start: controllers and the containers of their pools (and any other
+ * containers it tracks). `cleanup()` in `afterEach` kills the controllers, prints their logs when the
+ * test failed, and removes the containers.
+ */
+export class TestScope {
+  private readonly controllers: ControllerProcess[] = [];
+  private readonly pools: string[] = [];
+  private readonly names: string[] = [];
+
+  /** A controller (not started yet) whose `pools` are cleaned up after the test. */
+  controller(yaml: string, pools: string[], env: Record<string, string> = {}): ControllerProcess {
+    const c = new ControllerProcess(yaml, env);
+    this.controllers.push(c);
+    this.pools.push(...pools);
+    return c;
+  }
+
+  /** Removes these pools' containers after the test. */
+  pool(...pools: string[]): void {
+    this.pools.push(...pools);
+  }
+
+  /** Removes these containers (names or ids) after the test. */
+  track(...names: string[]): void {
+    this.names.push(...names);
+  }
+
+  async cleanup(failed = false): Promise<void> {
+    const controllers = this.controllers.splice(0);
+    if (failed) {
+      for (const c of controllers) {
+        console.log(
+          c.logs
+            .split('\n')
+            .filter((line) => !/"msg":"(request|wake)"/.test(line))
+            .slice(-60)
+            .join('\n'),
+        );
+      }
+    }
+    await Promise.all(controllers.map((c) => c.stop('SIGKILL')));
+    await Promise.all(this.pools.splice(0).map((pool) => removeContainers({ pool })));
+    await removeContainers({ names: this.names.splice(0) });
+  }
+}
