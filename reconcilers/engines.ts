@@ -147,8 +147,7 @@ export function snapshotPool(
 ): PoolSnapshot {
   const vpn = vpnOf(pool, world, view);
   const ports = portBudget(pool, world, view.setAsidePorts);
-  const engines = world.engines
-    .filter((engine) => engine.pool === pool.name)
+  const engines = (world.enginesByPool.get(pool.name) ?? [])
     .map((engine): EngineStatus => {
       const probe = view.probes.get(engine.containerId);
       const streams = view.streams.get(engine.containerId);
@@ -158,16 +157,18 @@ export function snapshotPool(
         phase === 'starting' && probe
           ? probe.firstSeenAt + pool.template.health.startupTimeoutSeconds * 1000
           : undefined;
+      // Why: every status has the same keys (absent ones undefined): one object shape for the
+      // reconcilers' per-engine loops (see toObservedContainer).
       return {
         engine,
         phase,
         everReady: probe?.readyAt !== undefined,
         // Why: Docker's creation time has whole seconds; a create in the first second of the run counts.
         provisionedByThisRun: engine.createdAt >= view.countFailuresSince - 1000,
-        ...(startupDeadline !== undefined ? { startupDeadline } : {}),
+        startupDeadline,
         streams: streams?.open ?? 0,
         freeSince: Math.max(engine.createdAt, streams?.lastEndedAt ?? 0),
-        ...(outdated !== undefined ? { outdated } : {}),
+        outdated,
       };
     })
     .sort(

@@ -80,8 +80,9 @@ function place(
   names: Set<string>,
   portsTaken: Set<number>,
 ): { placed: CreateAction[]; unplaced: number } {
+  const removedIds = new Set(removed.map((r) => r.containerId));
   const freedPorts = snapshot.engines
-    .filter((s) => removed.some((r) => r.containerId === s.engine.containerId))
+    .filter((s) => removedIds.has(s.engine.containerId))
     .map((s) => s.engine.hostPort)
     .filter((port): port is number => port !== undefined && snapshot.ports.allowed.has(port));
   const ports = [...new Set([...snapshot.ports.free, ...freedPorts])]

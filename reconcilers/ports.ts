@@ -20,7 +20,7 @@ export function allowedPorts(pool: PoolSpec, world: ObservedWorld): readonly num
 
 /** Names of the pool's own engines: the containers whose ports are the pool's to reuse. */
 export function ownEngineNames(pool: PoolSpec, world: ObservedWorld): Set<string> {
-  return new Set(world.engines.filter((e) => e.pool === pool.name).map((e) => e.name));
+  return new Set((world.enginesByPool.get(pool.name) ?? []).map((e) => e.name));
 }
 
 /**
