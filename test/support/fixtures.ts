@@ -15,7 +15,7 @@ import { type DesiredSpec, type PoolSpec, parseSpec } from '../../state/spec.js'
 
 /** A pool parsed from YAML, with `spec` lines merged in (indented under `spec:`). */
 export function poolSpec(
-  options: { name?: string; replicas?: string; extra?: string; image?: string } = {},
+  options: { name?: string; replicas?: string; extra?: string; image?: string; range?: string } = {},
 ): PoolSpec {
   const text = `apiVersion: enginepool/v1
 kind: EnginePool
@@ -27,7 +27,7 @@ spec:
     args: ["--http-port={{httpPort}}", "--port={{p2pPort}}"]
   replicas: ${options.replicas ?? '{ minFree: 1, max: 5, scaleDownDelaySeconds: 30 }'}
   ports:
-    hostRange: 19000-19009
+    hostRange: ${options.range ?? '19000-19009'}
 ${options.extra ?? ''}`;
   const result = parseSpec(text);
   if (!result.ok) throw new Error(JSON.stringify(result.issues));
