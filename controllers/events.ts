@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../state/clock.js';
+import { LABELS } from '../state/labels.js';
 import type { DockerEvent, DockerPort } from './docker.js';
 import type { Logger } from './logger.js';
 
@@ -28,12 +29,26 @@ export function wakes(event: DockerEvent): boolean {
   return WAKING_ACTIONS.has(action) || action.startsWith('health_status');
 }
 
+/**
+ * True when an event is about a container this controller manages (it carries the pool label) or one
+ * of its VPN containers. Why: every other container's churn woke a pass; on a busy Docker engine each
+ * such pass's `docker ps` took up to 5 s, and a pass in flight delays the one that applies a file edit.
+ * Changes to foreign containers (names, ports) are seen by the next pass anyway.
+ */
+export function concernsPools(event: DockerEvent, vpnNames: ReadonlySet<string>): boolean {
+  const attributes = event.Actor?.Attributes;
+  if (!attributes?.name) return true;
+  return attributes[LABELS.pool] !== undefined || vpnNames.has(attributes.name);
+}
+
 /** Options of {@link DockerEvents}. */
 export interface DockerEventsOptions {
   readonly docker: DockerPort;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly wake: (reason: string) => void;
+  /** Whether an event should wake the loop (see {@link concernsPools}); every container event when absent. */
+  readonly relevant?: (event: DockerEvent) => boolean;
   /** A container (re)started: what was known of it is stale. */
   readonly onStarted: (containerId: string) => void;
   /** The stream dropped and came back: anything may have changed in between. */
@@ -76,6 +91,7 @@ export class DockerEvents {
         if (!wakes(event)) continue;
         if (event.Action === 'start' || event.Action === 'restart')
           this.options.onStarted(event.Actor?.ID ?? '');
+        if (this.options.relevant && !this.options.relevant(event)) continue;
         wake(`${event.Action} ${event.Actor?.Attributes?.name ?? event.Actor?.ID ?? ''}`);
       }
       if (this.stopped) return;

@@ -1,11 +1,12 @@
 import { resolve } from 'node:path';
 import { type Clock, systemClock } from '../state/clock.js';
+import { vpnContainers } from '../state/spec.js';
 import { detectSelf, type SelfLocation } from './addressing.js';
 import { apiRoutes } from './api.js';
 import { compatRoutes } from './compat.js';
 import { Controller } from './controller.js';
 import { createDockerPort } from './docker.js';
-import { DockerEvents } from './events.js';
+import { concernsPools, DockerEvents } from './events.js';
 import { createHttpServer } from './http.js';
 import { createLogger, type Logger } from './logger.js';
 import { Loop } from './loop.js';
@@ -155,6 +156,7 @@ export async function runController(options: RunOptions): Promise<number> {
     clock,
     logger,
     wake,
+    relevant: (event) => concernsPools(event, vpnContainers(specSource.current().spec)),
     onStarted: (id) => controller.observer.invalidate(id),
     onGap: () => controller.observer.invalidateAll(),
   });

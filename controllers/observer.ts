@@ -7,7 +7,7 @@ import {
   observeWorld,
   toDockerState,
 } from '../state/observed.js';
-import type { DesiredSpec } from '../state/spec.js';
+import { type DesiredSpec, vpnContainers } from '../state/spec.js';
 import type { DockerPort } from './docker.js';
 
 // One observation per tick: a single list of every container (ours carry the pool label; the others
@@ -45,9 +45,7 @@ export class Observer {
     for (const id of [...this.stoppedBindings.keys()]) if (!ids.has(id)) this.stoppedBindings.delete(id);
     for (const id of [...this.startedAt.keys()]) if (!ids.has(id)) this.startedAt.delete(id);
 
-    const vpnNames = [
-      ...new Set((spec?.pools ?? []).flatMap((p) => (p.vpn ? [p.vpn.gluetun.container] : []))),
-    ];
+    const vpnNames = [...vpnContainers(spec)];
     const stopped = list.filter((c) => !isLive(toDockerState(c.State)) && !this.stoppedBindings.has(c.Id));
     const vpnDetails = new Map<string, DockerContainerDetails | undefined>();
     await Promise.all([

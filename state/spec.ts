@@ -335,6 +335,11 @@ function toPoolSpec(doc: PoolDocument, document: number): PoolSpec {
   };
 }
 
+/** The names of the VPN containers the spec's pools use (none without a spec). */
+export function vpnContainers(spec: DesiredSpec | undefined): Set<string> {
+  return new Set((spec?.pools ?? []).flatMap((pool) => (pool.vpn ? [pool.vpn.gluetun.container] : [])));
+}
+
 /** The ports of the blocks a placeholder draws from: `{{p2pPort}}` one range up, `{{apiPort}}` two up. */
 export function derivedPort(range: PortRange, hostPort: number, placeholder: 'p2pPort' | 'apiPort'): number {
   const size = range.end - range.start + 1;
