@@ -191,6 +191,11 @@ export class ControllerProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** The process id of the running controller (undefined before start). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** Everything the process logged (JSON lines). */
   get logs(): string {
     return this.output;

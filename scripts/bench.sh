@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `npm run bench`: the benchmarks of docs/benchmarks.md, then one summary table with PASS/WARN/FAIL.
+# Exits 1 when a hard limit is exceeded (0 -> 20 engines above 1.5x raw `docker run`, planning 1,000
+# engines at 5 ms or more), 2 when a benchmark could not run at all; a missed goal within its hard
+# limit (WARN) exits 0.
+#
+#   npm run bench                  every benchmark (bench/plan.bench.ts, then bench/startup.bench.ts)
+#   npm run bench -- plan          only the named ones (plan needs no Docker)
+#
+# Env: BENCH_ROUNDS (startup rounds per mode, default 7), BENCH_WARMUP (unmeasured rounds, 1),
+#      BENCH_PLAN_ITERATIONS (2000), BENCH_PLAN_WARMUP (300), BENCH_LOG_LEVEL and BENCH_LOG_FILE (the
+#      benchmarked controller's log level, and a file to save its log to).
+# Uses host ports 23000-23999 and containers named bench*; removes everything it creates.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(plan startup)
+for name in "${names[@]}"; do
+	[ -f "bench/$name.bench.ts" ] || {
+		echo "bench: no bench/$name.bench.ts" >&2
+		exit 2
+	}
+done
+
+[ -d node_modules ] || npm ci
+results=$(mktemp /tmp/enginepool-bench.XXXXXX)
+cleanup() { rm -f "$results"; }
+if [ "${names[*]}" != plan ]; then
+	# Why: stop dockerd at the end only if this run started it (others may be using a running one).
+	if ! docker info >/dev/null 2>&1; then
+		cleanup() {
+			rm -f "$results"
+			bash scripts/ensure-docker.sh --stop
+		}
+	fi
+	bash scripts/ensure-docker.sh
+fi
+trap cleanup EXIT
+
+npm run build --silent
+[ "${names[*]}" = plan ] || bash scripts/build-images.sh engine
+
+status=0
+for name in "${names[@]}"; do
+	echo
+	echo "== bench/$name.bench.ts"
+	if ! BENCH_RESULTS=$results npx tsx "bench/$name.bench.ts"; then
+		echo "bench: bench/$name.bench.ts did not complete" >&2
+		status=2
+	fi
+done
+npx tsx bench/summary.ts "$results" || status=$((status > 0 ? status : 1))
+exit $status
