@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { createDockerPort, type DockerEvent } from '../controllers/docker.js';
 import { httpProbe } from '../controllers/probes.js';
@@ -83,7 +83,7 @@ async function allAnswer(hostPorts: readonly number[]): Promise<number> {
   return Math.max(...times);
 }
 
-/** Create, start and destroy times (ms since the epoch) of `bench*` containers, from Docker's event stream. */
+/** Create, start and destroy times (ms since the epoch) of `bench*` containers, from Docker's events. */
 class EventLog {
   private readonly abort = new AbortController();
   private readonly events: { name: string; action: string; at: number }[] = [];
@@ -283,7 +283,11 @@ async function main(): Promise<void> {
   await events.start();
   const ctl = new ControllerProcess(idleDoc, { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' });
   ctl.port = API_PORT;
-  const stopOnSignal = () => void cleanUp(ctl).finally(() => process.exit(130));
+  const stopOnSignal = () =>
+    void cleanUp(ctl).finally(() => {
+      rmSync(ctl.dir, { recursive: true, force: true });
+      process.exit(130);
+    });
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
   try {
@@ -354,6 +358,7 @@ async function main(): Promise<void> {
     process.off('SIGTERM', stopOnSignal);
     events.stop();
     await cleanUp(ctl);
+    rmSync(ctl.dir, { recursive: true, force: true });
   }
 }
 
