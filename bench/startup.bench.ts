@@ -169,12 +169,26 @@ async function startTwenty(mode: Mode, ctl: ControllerProcess): Promise<{ wall: 
   return { wall, totalMs: answeredAt - started };
 }
 
-/** Removes what {@link startTwenty} started: the controller's pool by an edit, the baseline by `docker rm -f`. */
+/** Removes what {@link startTwenty} started: the controller's pool by an edit (then `docker rm -f`), the baseline by `docker rm -f`. */
 async function removeTwenty(mode: Mode, ctl: ControllerProcess): Promise<void> {
   if (mode === 'docker run') return await removeBaseline();
+  const edited = Date.now();
   ctl.edit(idleDoc);
-  await waitFor('the controller to remove the bench pool', async () =>
-    (await poolContainers('bench', true)).length === 0 ? true : undefined,
+  await waitFor('the controller to load the file without the bench pool', () =>
+    ctl
+      .logLines()
+      .some((l) => l.msg === 'loaded the desired-state file' && Date.parse(String(l.time)) >= edited),
+  );
+  // Why: whether a controller removes engines of a pool that left its file is its own rule (this one
+  // does, for its own engines; others leave them alone), so the bench removes them itself, again until
+  // none is left (a pass that started before the edit may still create one).
+  await waitFor(
+    'the bench pool to be gone',
+    async () => {
+      await removeContainers({ pool: 'bench' });
+      return (await poolContainers('bench', true)).length === 0 ? true : undefined;
+    },
+    { intervalMs: 500 },
   );
 }
 
