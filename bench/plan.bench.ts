@@ -165,6 +165,7 @@ function instantDocker(data: Synthetic): DockerPort {
     removeContainer: async () => {},
     imageExists: async () => true,
     pullImage: never,
+    checkPullable: never,
     networkExists: async () => true,
     events: never,
   };
@@ -195,7 +196,6 @@ async function main(): Promise<void> {
     streams: data.streams,
     vpns: data.vpns,
     setAsidePorts: [20_000 + 140, 20_000 + 200 + 141],
-    owner: 'bench',
   });
   const engines = observed.engines.length;
   const sample = planTick({ spec, world: observed, view: machineView, now: NOW });
@@ -226,7 +226,6 @@ async function main(): Promise<void> {
     specState: () => ({ spec, generations: new Map() }),
     registry: new StreamRegistry({ clock: frozenClock, logger }),
     self: () => ({ inContainer: false, networks: {}, dockerHost: '127.0.0.1' }),
-    owner: 'bench',
     wake: () => {},
   });
   const pass = summarise(

@@ -267,8 +267,10 @@ export class Controller {
       countFailuresSince: this.startedAt,
       provisionRequests: new Map([...asked].map(([pool, requests]) => [pool, requests.length])),
     };
+    const observed = performance.now();
     const plan = planTick({ spec, world, view, now });
     this.logBlocked(plan);
+    const planned = performance.now();
     const poolsByName = new Map(spec.pools.map((p) => [p.name, p]));
     const outcomes = await this.executor.execute(
       plan.actions,
@@ -288,6 +290,15 @@ export class Controller {
     );
 
     const seconds = (performance.now() - started) / 1000;
+    logger.debug(
+      {
+        observeMs: Math.round(observed - started),
+        planMs: Math.round((planned - observed) * 10) / 10,
+        actMs: Math.round(performance.now() - planned),
+        actions: plan.actions.length,
+      },
+      'pass',
+    );
     for (const pool of spec.pools) {
       const failed = outcomes.some((o) => !o.ok && !o.skipped && o.action.pool === pool.name);
       metrics.reconciled(

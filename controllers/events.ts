@@ -22,6 +22,9 @@ const WAKING_ACTIONS = new Set([
   'oom',
 ]);
 
+/** When, after the last event of a burst, the loop is woken again (Docker's listed state lags a little, more under load). */
+const SETTLE_MS = [150, 500, 1_500];
+
 /** True for the container events that may change what the controller should do. */
 export function wakes(event: DockerEvent): boolean {
   if (event.Type !== undefined && event.Type !== 'container') return false;
@@ -64,6 +67,7 @@ export class DockerEvents {
   private failures = 0;
   private lastSeconds?: number;
   private stopped = false;
+  private settling: TimerHandle[] = [];
 
   constructor(private readonly options: DockerEventsOptions) {}
 
@@ -92,7 +96,9 @@ export class DockerEvents {
         if (event.Action === 'start' || event.Action === 'restart')
           this.options.onStarted(event.Actor?.ID ?? '');
         if (this.options.relevant && !this.options.relevant(event)) continue;
-        wake(`${event.Action} ${event.Actor?.Attributes?.name ?? event.Actor?.ID ?? ''}`);
+        const reason = `${event.Action} ${event.Actor?.Attributes?.name ?? event.Actor?.ID ?? ''}`;
+        wake(reason);
+        this.settle(reason);
       }
       if (this.stopped) return;
       logger.warn('Docker event stream ended');
@@ -109,7 +115,21 @@ export class DockerEvents {
     this.retry = this.options.clock.setTimeout(() => void this.follow(), delay);
   }
 
+  /**
+   * Wakes the loop a few more times shortly after the last of a burst of events. Why: dockerd emits `die`
+   * before the container's listed state says `exited`; a pass woken by the event alone can still see
+   * it running.
+   */
+  private settle(reason: string): void {
+    const { clock } = this.options;
+    for (const timer of this.settling) clock.clearTimeout(timer);
+    this.settling = SETTLE_MS.map((delay) =>
+      clock.setTimeout(() => this.options.wake(`${reason} (settled)`), delay),
+    );
+  }
+
   stop(): void {
+    for (const timer of this.settling) this.options.clock.clearTimeout(timer);
     this.stopped = true;
     this.controller?.abort();
     if (this.retry !== undefined) this.options.clock.clearTimeout(this.retry);

@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(plan startup)
+[ ${#names[@]} -gt 0 ] || names=(plan startup replace)
 for name in "${names[@]}"; do
 	[ -f "bench/$name.bench.ts" ] || {
 		echo "bench: no bench/$name.bench.ts" >&2
