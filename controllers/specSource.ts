@@ -139,7 +139,7 @@ export class SpecSource {
     this.debounce = clock.setTimeout(() => {
       this.debounce = undefined;
       this.reload(why);
-    }, this.options.debounceMs ?? 150);
+    }, this.options.debounceMs ?? 50);
   }
 
   private schedulePoll(): void {
