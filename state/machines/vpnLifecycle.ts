@@ -26,7 +26,7 @@ export type VpnEvent =
   | { type: 'PROBE_FAILED'; at: number; reason: string }
   | { type: 'SETTINGS_CHANGED'; settings: VpnInput };
 
-export const vpnLifecycleMachine = setup({
+const vpnSetup = setup({
   types: { input: {} as VpnInput, context: {} as VpnContext, events: {} as VpnEvent },
   guards: {
     reachedThreshold: ({ context }) => context.failures + 1 >= context.threshold,
@@ -52,7 +52,16 @@ export const vpnLifecycleMachine = setup({
     applySettings: assign(({ event }) => (event.type === 'SETTINGS_CHANGED' ? { ...event.settings } : {})),
   },
   delays: { recovery: ({ context }) => context.recoveryMs },
-}).createMachine({
+});
+
+/** The threshold-th consecutive failed probe: emergency, with forwarded-port tracking reset. */
+const toEmergency = {
+  guard: 'reachedThreshold',
+  target: 'emergency',
+  actions: ['recordFailure', 'resetPortTracking'],
+} as const;
+
+export const vpnLifecycleMachine = vpnSetup.createMachine({
   id: 'vpnLifecycle',
   context: ({ input }) => ({
     ...input,
@@ -68,27 +77,13 @@ export const vpnLifecycleMachine = setup({
     unknown: {
       on: {
         PROBE_SUCCEEDED: { target: 'healthy', actions: 'recordSuccess' },
-        PROBE_FAILED: [
-          {
-            guard: 'reachedThreshold',
-            target: 'emergency',
-            actions: ['recordFailure', 'resetPortTracking'],
-          },
-          { actions: 'recordFailure' },
-        ],
+        PROBE_FAILED: [toEmergency, { actions: 'recordFailure' }],
       },
     },
     healthy: {
       on: {
         PROBE_SUCCEEDED: { actions: 'recordSuccess' },
-        PROBE_FAILED: [
-          {
-            guard: 'reachedThreshold',
-            target: 'emergency',
-            actions: ['recordFailure', 'resetPortTracking'],
-          },
-          { actions: 'recordFailure' },
-        ],
+        PROBE_FAILED: [toEmergency, { actions: 'recordFailure' }],
       },
     },
     emergency: {
@@ -105,11 +100,7 @@ export const vpnLifecycleMachine = setup({
       on: {
         PROBE_SUCCEEDED: { actions: 'recordSuccess' },
         PROBE_FAILED: [
-          {
-            guard: 'reachedThreshold',
-            target: 'emergency',
-            actions: ['recordFailure', 'resetPortTracking'],
-          },
+          toEmergency,
           // Why: "healthy after recoverySeconds without a new failure": a failure restarts the window.
           { target: 'recovering', reenter: true, actions: 'recordFailure' },
         ],
