@@ -122,7 +122,7 @@ export function refusalDetail(refusal: ProvisionRefusal) {
 /** A pool's VPN as acestream-orchestrator's `/vpn/status`. */
 export function vpnStatus(status: PoolStatus | undefined) {
   const vpn = status?.vpn;
-  if (!vpn) {
+  if (!status || !vpn?.enabled) {
     return {
       enabled: false,
       status: 'disabled',

@@ -27,7 +27,7 @@ export function formatStatus(pools: readonly (PoolStatus & { engines: readonly E
       `POOL ${pool.name}  generation ${pool.generation} (observed ${pool.observedGeneration})`,
       `  engines ${r.total}: ${r.ready} ready (${r.free} free, ${r.used} used), ${r.starting} starting, ${r.unhealthy} unhealthy, ${r.draining} draining; wanted ${r.desired} (minFree ${r.minFree}, min ${r.min}, max ${r.max})`,
       `  circuit breaker ${breaker.state}${breaker.retryAt ? ` until ${breaker.retryAt}` : ''}${breaker.failures > 0 ? ` (${breaker.failures} failures)` : ''}`,
-      ...(vpn
+      ...(vpn.enabled
         ? [
             `  vpn ${vpn.container} ${vpn.phase}, forwarded port ${vpn.forwardedPort ?? '-'}${vpn.publicIp ? `, public ip ${vpn.publicIp}` : ''}${vpn.lastError ? `, last error: ${vpn.lastError}` : ''}`,
           ]

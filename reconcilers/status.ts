@@ -39,13 +39,15 @@ export interface PoolStatus {
     readonly max: number;
   };
   readonly conditions: readonly Condition[];
+  /** Always an object, so clients can read `vpn.phase`; `disabled` for a pool without a VPN. */
   readonly vpn: {
-    readonly container: string;
+    readonly enabled: boolean;
+    readonly container: string | null;
     readonly phase: string;
     readonly forwardedPort: number | null;
     readonly publicIp: string | null;
     readonly lastError: string | null;
-  } | null;
+  };
   readonly circuitBreaker: {
     readonly state: string;
     readonly failures: number;
@@ -230,13 +232,21 @@ export function poolStatus(input: PoolStatusInput): PoolStatus {
     vpn:
       vpn && pool.vpn
         ? {
+            enabled: true,
             container: pool.vpn.gluetun.container,
             phase: vpn.view.phase,
             forwardedPort: vpn.view.forwardedPort,
             publicIp: vpn.view.publicIp,
             lastError: vpn.view.lastError,
           }
-        : null,
+        : {
+            enabled: false,
+            container: null,
+            phase: 'disabled',
+            forwardedPort: null,
+            publicIp: null,
+            lastError: null,
+          },
     circuitBreaker: {
       state: breaker.state,
       failures: breaker.failures,
