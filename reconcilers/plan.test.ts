@@ -251,3 +251,20 @@ describe('planTick: the breaker within one pass', () => {
     });
   });
 });
+
+describe('planTick: scale-down keeps the names compact', () => {
+  it('waits for the highest-numbered engine rather than removing a lower one that is eligible sooner', () => {
+    const pool = poolSpec({ replicas: '{ minFree: 1, max: 5, scaleDownDelaySeconds: 30 }' });
+    const list = [engine(pool, 1), engine(pool, 2), engine(pool, 3, { createdAt: 10 * MIN - 5_000 })];
+    const plan = planTick({
+      spec: desired(pool),
+      world: world(list),
+      view: view({ probes: allReady(pool, [1, 2, 3]) }),
+      now: 10 * MIN,
+    });
+    expect(formatPlan(plan.actions)).toEqual([
+      'remove ace-2 (scale down: 0 used + minFree 1 = 1 wanted, 3 running; free for 600s)',
+    ]);
+    expect(plan.requeueAt).toBe(10 * MIN + 25_000);
+  });
+});

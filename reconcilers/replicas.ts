@@ -159,14 +159,15 @@ export function reconcileReplicas(
       if (victim) intents.push(remove(victim, `make room for the engine of forwarded port ${forwardedPort}`));
     }
   } else if (deficit < 0 && replaceable.length === 0 && snapshot.requested === 0) {
-    let excess = healthy.length - desired;
-    const candidates = healthy
+    // Why: the victims are the highest-numbered free engines, and a victim not free long enough is
+    // waited for rather than swapped for a lower one, so the names left stay 1..N.
+    const victims = healthy
       .filter(
         (s) => s.phase === 'ready' && s.streams === 0 && !(forwardedPort !== null && s.engine.forwarded),
       )
-      .sort(byIndexDescending);
-    for (const status of candidates) {
-      if (excess <= 0) break;
+      .sort(byIndexDescending)
+      .slice(0, healthy.length - desired);
+    for (const status of victims) {
       const eligibleAt =
         Math.max(status.freeSince, snapshot.lastStreamEndedAt ?? 0) + scaleDownDelaySeconds * 1000;
       if (eligibleAt > now) {
@@ -179,7 +180,6 @@ export function reconcileReplicas(
           `scale down: ${used} used + minFree ${minFree} = ${desired} wanted, ${healthy.length} running; free for ${seconds(now - status.freeSince)}`,
         ),
       );
-      excess--;
     }
   }
   // Why: an engine asked for through the API comes on top of what minFree wants, within max; once it
