@@ -268,3 +268,19 @@ describe('planTick: scale-down keeps the names compact', () => {
     expect(plan.requeueAt).toBe(10 * MIN + 25_000);
   });
 });
+
+describe('planTick: a starting engine is a scale-down victim too', () => {
+  it('waits for it to be ready instead of removing lower-numbered ready engines', () => {
+    const pool = poolSpec({ replicas: '{ minFree: 1, max: 5, scaleDownDelaySeconds: 1 }' });
+    const list = [engine(pool, 1), engine(pool, 2), engine(pool, 3, { createdAt: 10 * MIN - 500 })];
+    const plan = planTick({
+      spec: desired(pool),
+      world: world(list),
+      view: view({ probes: allReady(pool, [1, 2]) }),
+      now: 10 * MIN,
+    });
+    expect(formatPlan(plan.actions)).toEqual([
+      'remove ace-2 (scale down: 0 used + minFree 1 = 1 wanted, 3 running; free for 600s)',
+    ]);
+  });
+});

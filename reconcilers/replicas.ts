@@ -159,15 +159,14 @@ export function reconcileReplicas(
       if (victim) intents.push(remove(victim, `make room for the engine of forwarded port ${forwardedPort}`));
     }
   } else if (deficit < 0 && replaceable.length === 0 && snapshot.requested === 0) {
-    // Why: the victims are the highest-numbered free engines, and a victim not free long enough is
-    // waited for rather than swapped for a lower one, so the names left stay 1..N.
+    // Why: the victims are the highest-numbered free engines, and a victim still starting or not free
+    // long enough is waited for rather than swapped for a lower one, so the names left stay 1..N.
     const victims = healthy
-      .filter(
-        (s) => s.phase === 'ready' && s.streams === 0 && !(forwardedPort !== null && s.engine.forwarded),
-      )
+      .filter((s) => s.streams === 0 && !(forwardedPort !== null && s.engine.forwarded))
       .sort(byIndexDescending)
       .slice(0, healthy.length - desired);
     for (const status of victims) {
+      if (status.phase !== 'ready') continue;
       const eligibleAt =
         Math.max(status.freeSince, snapshot.lastStreamEndedAt ?? 0) + scaleDownDelaySeconds * 1000;
       if (eligibleAt > now) {
