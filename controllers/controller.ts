@@ -239,7 +239,10 @@ export class Controller {
         metrics.reconciled(pool.name, 'error', (performance.now() - started) / 1000, clock.now());
       throw error;
     }
-    if (this.dockerError) logger.info('Docker answers again');
+    if (this.dockerError) {
+      logger.info('Docker answers again; circuit breakers start over');
+      this.machines.resetBreakers();
+    }
     this.dockerError = undefined;
     metrics.dockerReachable(true);
     this.world = world;

@@ -116,6 +116,10 @@ interface RawDockerError {
   json?: { message?: string } | null;
 }
 
+/** Messages of a daemon in trouble (shutting down, containerd gone), not of a bad request. */
+const DAEMON_TROUBLE =
+  /containerd|grpc|shutting down|transport is closing|failed to update store|connection refused|no such file or directory.*\.sock/i;
+
 /** Turns a dockerode/socket error into a {@link DockerError}. */
 export function normaliseError(op: string, error: unknown): DockerError {
   if (error instanceof DockerError) return error;
@@ -139,6 +143,9 @@ export function normaliseError(op: string, error: unknown): DockerError {
   else if (status === 409 && /name .* is already in use|already in use by container/i.test(text))
     kind = 'nameConflict';
   else if (status === 409) kind = 'conflict';
+  // Why: while dockerd shuts down or restarts, its own plumbing fails (containerd, the network
+  // store); such a 500 says nothing about the container asked for and must not count against it.
+  else if (status >= 500 && DAEMON_TROUBLE.test(text)) kind = 'unavailable';
   return new DockerError(kind, op, text.replace(/^\(HTTP code \d+\) [^-]*- /, ''), status);
 }
 

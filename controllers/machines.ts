@@ -142,6 +142,15 @@ export class Machines {
     return machines !== undefined;
   }
 
+  /**
+   * Closes every breaker after Docker came back from being unreachable. Why: failures just before an
+   * outage are usually the dying daemon's, not the template's; a real fault opens it again.
+   */
+  resetBreakers(): void {
+    const at = this.clock.now();
+    for (const machines of this.pools.values()) machines.breaker.send({ type: 'RESET_REQUESTED', at });
+  }
+
   /** Feeds a VPN probe's outcome to the pool's VPN machine. */
   vpnProbed(pool: string, result: VpnProbeResult, at: number): void {
     const vpn = this.pools.get(pool)?.vpn;

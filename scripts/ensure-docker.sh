@@ -23,20 +23,28 @@ ensure_busybox() {
 	[ -x /bin/busybox ] || die "/bin/busybox still missing after installing busybox-static"
 }
 
+# True while process $1 runs. Why not only `kill -0`: a killed dockerd whose parent is gone may stay a
+# zombie until something reaps it, and a zombie answers `kill -0`.
+running() {
+	kill -0 "$1" 2>/dev/null || return 1
+	[ -r "/proc/$1/stat" ] || return 0
+	! grep -qE '^[0-9]+ \(.*\) [ZX]' "/proc/$1/stat"
+}
+
 if [ "${1:-}" = --stop ]; then
 	if [ ! -f "$PIDFILE" ]; then
 		say "no $PIDFILE: dockerd was not started by this script, leaving it alone"
 		exit 0
 	fi
 	pid=$(cat "$PIDFILE")
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+	if [ -n "$pid" ] && running "$pid"; then
 		say "stopping dockerd (pid $pid)"
 		kill -TERM "$pid"
 		for _ in $(seq 1 300); do
-			kill -0 "$pid" 2>/dev/null || break
+			running "$pid" || break
 			sleep 0.1
 		done
-		if kill -0 "$pid" 2>/dev/null; then
+		if running "$pid"; then
 			say "dockerd (pid $pid) did not exit within 30 s; sending SIGKILL"
 			kill -KILL "$pid" 2>/dev/null || true
 			sleep 0.5
@@ -64,7 +72,7 @@ command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 || missi
 ensure_busybox
 command -v dockerd >/dev/null 2>&1 || die "dockerd still missing after installing docker.io"
 
-if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+if [ -f "$PIDFILE" ] && running "$(cat "$PIDFILE")"; then
 	pid=$(cat "$PIDFILE")
 	say "dockerd from an earlier run is still starting (pid $pid)"
 else
@@ -80,7 +88,7 @@ for _ in $(seq 1 $((DEADLINE * 4))); do
 		say "dockerd is up (pid $pid)"
 		exit 0
 	fi
-	if ! kill -0 "$pid" 2>/dev/null; then
+	if ! running "$pid"; then
 		rm -f "$PIDFILE"
 		say "dockerd exited during startup; last lines of $LOGFILE:"
 		tail -n 20 "$LOGFILE" >&2 || true

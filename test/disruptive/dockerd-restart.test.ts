@@ -1,26 +1,16 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { afterAll, expect, it } from 'vitest';
-import {
-  ControllerProcess,
-  poolContainers,
-  poolYaml,
-  removeContainers,
-  waitFor,
-} from '../support/harness.js';
+import { afterEach, expect, it } from 'vitest';
+import { poolContainers, poolYaml, TestScope, waitFor } from '../support/harness.js';
 
 // dockerd stopped and started again under a running controller. It stops every container on the
 // machine, so it runs alone, after the other integration tests (`npm test` orders it).
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const pool = 'restart-a';
-let controller: ControllerProcess | undefined;
-
-afterAll(async () => {
-  await controller?.stop('SIGKILL');
-  await removeContainers({ pool });
-});
+const scope = new TestScope();
+afterEach((context) => scope.cleanup(context.task.result?.state === 'fail'));
 
 function dockerdPid(): number {
   return Number(execFileSync('pidof', ['dockerd']).toString().trim().split(' ')[0]);
@@ -35,10 +25,9 @@ function alive(pid: number): boolean {
 }
 
 it('survives dockerd stopping and starting again, and heals the pool', async () => {
-  controller = await new ControllerProcess(
-    poolYaml(pool, { range: '20900-20909', replicas: '{ minFree: 2, max: 3 }' }),
-  ).start();
-  const c = controller;
+  const c = await scope
+    .controller(poolYaml(pool, { range: '20900-20909', replicas: '{ minFree: 2, max: 3 }' }), [pool])
+    .start();
   await waitFor('2 ready engines', async () => (await c.pool(pool))?.replicas?.ready === 2);
   const before = (await poolContainers(pool)).map((x) => x.id);
 
