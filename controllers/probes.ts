@@ -7,7 +7,7 @@ import {
   type ProbeRecord,
   recordProbe,
 } from '../state/health.js';
-import { DueTimer } from './dueTimer.js';
+import { DueJobs } from './dueTimer.js';
 import type { Logger } from './logger.js';
 
 // Engine health checks: each running engine's `template.health.path` is fetched on its own schedule
@@ -99,12 +99,21 @@ export async function httpProbe(
 export class EngineProber {
   private readonly records = new Map<string, ProbeRecord>();
   private targets = new Map<string, ProbeTarget>();
-  private readonly inFlight = new Set<string>();
-  private readonly timer: DueTimer;
-  private closed = false;
+  private readonly jobs: DueJobs<string>;
 
   constructor(private readonly options: EngineProberOptions) {
-    this.timer = new DueTimer(options.clock, () => this.runDue());
+    this.jobs = new DueJobs(options.clock, {
+      limit: options.concurrency ?? 16,
+      due: () => this.dueTimes(),
+      run: (containerId) => this.probe(this.targets.get(containerId)!),
+    });
+  }
+
+  private *dueTimes(): Iterable<readonly [string, number]> {
+    for (const [id, record] of this.records) {
+      const target = this.targets.get(id);
+      if (target) yield [id, nextProbeAt(record, target.settings)];
+    }
   }
 
   /**
@@ -118,13 +127,13 @@ export class EngineProber {
     for (const target of targets) {
       if (!this.records.has(target.containerId)) this.records.set(target.containerId, newProbeRecord(now));
     }
-    this.arm();
+    this.jobs.arm();
   }
 
   /** Starts an engine's record over (it was restarted): it must prove itself ready again. */
   reset(containerId: string): void {
     this.records.set(containerId, newProbeRecord(this.options.clock.now()));
-    this.arm();
+    this.jobs.arm();
   }
 
   /** The records, by container id. */
@@ -134,48 +143,19 @@ export class EngineProber {
 
   /** Stops probing. */
   close(): void {
-    this.closed = true;
-    this.timer.cancel();
-  }
-
-  private arm(): void {
-    if (this.closed) return;
-    let due = Number.POSITIVE_INFINITY;
-    for (const [id, record] of this.records) {
-      const target = this.targets.get(id);
-      if (target && !this.inFlight.has(id)) due = Math.min(due, nextProbeAt(record, target.settings));
-    }
-    if (due !== Number.POSITIVE_INFINITY) this.timer.schedule(due);
-  }
-
-  private runDue(): void {
-    const now = this.options.clock.now();
-    const limit = this.options.concurrency ?? 16;
-    const due = [...this.records]
-      .filter(([id, record]) => {
-        const target = this.targets.get(id);
-        return target && !this.inFlight.has(id) && nextProbeAt(record, target.settings) <= now;
-      })
-      .sort(([, a], [, b]) => (a.lastProbeAt ?? 0) - (b.lastProbeAt ?? 0));
-    for (const [id] of due) {
-      if (this.inFlight.size >= limit) break;
-      void this.probe(this.targets.get(id)!);
-    }
-    this.arm();
+    this.jobs.close();
   }
 
   private async probe(target: ProbeTarget): Promise<void> {
-    this.inFlight.add(target.containerId);
     const before = this.records.get(target.containerId);
     const result = await httpProbe(target.url, target.settings.timeoutSeconds * 1000);
-    this.inFlight.delete(target.containerId);
     // The engine went away, was restarted or moved while the probe ran: its answer no longer counts.
     if (
       !before ||
       this.records.get(target.containerId) !== before ||
       this.targets.get(target.containerId)?.url !== target.url
     ) {
-      return this.arm();
+      return;
     }
     const after = recordProbe(before, result, this.options.clock.now());
     this.records.set(target.containerId, after);
@@ -191,6 +171,5 @@ export class EngineProber {
     } else if (before.consecutiveFailures >= threshold && after.consecutiveFailures === 0) {
       this.options.onTransition(target, 'recovered', after);
     }
-    this.arm();
   }
 }

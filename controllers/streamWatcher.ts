@@ -1,7 +1,7 @@
 import type { Clock } from '../state/clock.js';
 import { judgeStat, statUrlFor } from '../state/streamStat.js';
 import type { Endpoint } from './addressing.js';
-import { DueTimer } from './dueTimer.js';
+import { DueJobs } from './dueTimer.js';
 import type { Logger } from './logger.js';
 import { type HttpGetResult, httpGet } from './probes.js';
 import type { StreamRecord, StreamRegistry } from './streams.js';
@@ -42,12 +42,15 @@ const STAT_BODY_LIMIT = 64 * 1024;
 /** Checks open streams against their engines' stat URLs and ends those whose session is gone. */
 export class StreamWatcher {
   private readonly watched = new Map<string, Watched>();
-  private readonly inFlight = new Set<string>();
-  private readonly timer: DueTimer;
+  private readonly jobs: DueJobs<string>;
   private closed = false;
 
   constructor(private readonly options: StreamWatcherOptions) {
-    this.timer = new DueTimer(options.clock, () => this.runDue());
+    this.jobs = new DueJobs(options.clock, {
+      limit: options.concurrency ?? 8,
+      due: () => [...this.watched].map(([id, watched]) => [id, watched.nextAt] as const),
+      run: (id) => this.check(id),
+    });
   }
 
   private get periodMs(): number {
@@ -66,37 +69,18 @@ export class StreamWatcher {
         this.watched.set(stream.id, { nextAt: now + this.periodMs, failures: 0 });
     }
     for (const id of [...this.watched.keys()]) if (!open.has(id)) this.watched.delete(id);
-    this.arm();
+    this.jobs.arm();
   }
 
   /** Stops checking. */
   close(): void {
     this.closed = true;
-    this.timer.cancel();
+    this.jobs.close();
   }
 
-  private arm(): void {
-    if (this.closed) return;
-    let due = Number.POSITIVE_INFINITY;
-    for (const [id, watched] of this.watched) if (!this.inFlight.has(id)) due = Math.min(due, watched.nextAt);
-    if (due !== Number.POSITIVE_INFINITY) this.timer.schedule(due);
-  }
-
-  private runDue(): void {
-    if (this.closed) return;
-    const now = this.options.clock.now();
-    const limit = this.options.concurrency ?? 8;
-    const due = [...this.watched]
-      .filter(([id, watched]) => !this.inFlight.has(id) && watched.nextAt <= now)
-      .sort(([, a], [, b]) => a.nextAt - b.nextAt);
-    for (const [id, watched] of due) {
-      if (this.inFlight.size >= limit) break;
-      void this.check(id, watched);
-    }
-    this.arm();
-  }
-
-  private async check(id: string, watched: Watched): Promise<void> {
+  private async check(id: string): Promise<void> {
+    const watched = this.watched.get(id);
+    if (!watched) return;
     const { registry, clock, logger } = this.options;
     const stream = registry.get(id);
     if (!stream?.statUrl) {
@@ -110,14 +94,12 @@ export class StreamWatcher {
       watched.nextAt = clock.now() + this.periodMs;
       return;
     }
-    this.inFlight.add(id);
     const get = this.options.get ?? ((target, ms) => httpGet(target, ms, STAT_BODY_LIMIT));
     const answer = await get(url, this.options.timeoutMs ?? 3_000);
-    this.inFlight.delete(id);
     if (this.closed) return;
     // Why: a stream restarted or ended while its check ran (a new stat URL, another engine) is judged
     // on its new record at its next check, never on an answer about the old session.
-    if (registry.get(id) !== stream || this.watched.get(id) !== watched) return this.arm();
+    if (registry.get(id) !== stream || this.watched.get(id) !== watched) return;
     const verdict = answer.ok
       ? judgeStat(answer.status, answer.body)
       : { kind: 'inconclusive' as const, reason: answer.error };
@@ -140,7 +122,6 @@ export class StreamWatcher {
         'stream check inconclusive',
       );
     }
-    this.arm();
   }
 
   private end(stream: StreamRecord, reason: string): void {
