@@ -136,4 +136,20 @@ describe('parseSpec', () => {
       'hostRange (7995-8004) includes port 8000, which Gluetun uses in the namespace engines share',
     );
   });
+
+  it('reports an alias without its anchor at its line, instead of throwing', () => {
+    const text = base.replace('args: ["--http-port={{httpPort}}"]', 'args: [*nope]');
+    expect(errors(text)).toBe(
+      'pool.yaml:8:12: invalid YAML: Unresolved alias (the anchor must be set before the alias): nope',
+    );
+  });
+
+  it('reports more aliases than it resolves, instead of throwing', () => {
+    const aliases = Array.from({ length: 101 }, () => '*a').join(', ');
+    const text = base.replace(
+      'args: ["--http-port={{httpPort}}"]',
+      `env: { A: &a x }\n    args: [${aliases}]`,
+    );
+    expect(errors(text)).toMatch(/^pool\.yaml:\d+:\d+: invalid YAML: Excessive alias count/);
+  });
 });

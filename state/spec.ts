@@ -264,7 +264,20 @@ export function parseSpec(text: string, options: ParseOptions = {}): SpecResult 
     }
     if (substitutionIssues.length > 0) return;
 
-    const input: unknown = doc.toJS({ maxAliasCount: 100 });
+    let input: unknown;
+    try {
+      input = doc.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      // Why: yaml resolves aliases only here (an alias without its anchor, too many aliases), outside
+      // the parser's own error list; a typo in a watched file must be a problem, never a crash.
+      issues.push({
+        document,
+        path: '',
+        ...at(aliasOffset(doc)),
+        message: yamlErrorMessage((error as Error).message),
+      });
+      return;
+    }
     const result = PoolDocument.safeParse(input);
     if (!result.success) {
       for (const issue of result.error.issues) {
@@ -648,6 +661,19 @@ function article(expected: string): string {
     expected === 'int' ? 'integer' : expected === 'record' || expected === 'object' ? 'mapping' : expected;
   if (noun === 'array') return 'a list';
   return /^[aeiou]/.test(noun) ? `an ${noun}` : `a ${noun}`;
+}
+
+/** Where to point for an alias error: the first alias without its anchor, else the first alias. */
+function aliasOffset(doc: Document.Parsed): number | undefined {
+  let first: number | undefined;
+  let unresolved: number | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      first ??= node.range?.[0];
+      if (unresolved === undefined && node.resolve(doc) === undefined) unresolved = node.range?.[0];
+    },
+  });
+  return unresolved ?? first;
 }
 
 function yamlErrorMessage(message: string): string {

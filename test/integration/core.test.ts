@@ -218,6 +218,12 @@ describe('restarts and edits', () => {
     expect((await c.api('/readyz')).status).toBe(200);
     expect(await runningNames(pool)).toHaveLength(3);
 
+    // A one-character typo (an alias without its anchor) once killed the process from inside the parser.
+    c.edit(`${yaml(1)}\nextra: *nope\n`);
+    await waitFor('the alias typo to be reported', async () => c.logs.includes('Unresolved alias'));
+    expect((await c.api('/livez')).status).toBe(200);
+    expect(await runningNames(pool)).toHaveLength(3);
+
     c.edit(yaml(1));
     await waitFor(
       'the pool to shrink to 1 after the next good edit',
@@ -246,6 +252,11 @@ describe('validate and plan', () => {
     expect(invalid.stderr).toMatch(
       /pools\.yaml:\d+:\d+: spec\.replicas\.maxx: unknown key "maxx" \(did you mean "max"\?\)/,
     );
+
+    c.edit(`${c.readConfig()}\nextra: *nope\n`);
+    const aliasTypo = await cli(['validate', c.config]);
+    expect(aliasTypo.code).toBe(1);
+    expect(aliasTypo.stderr).toMatch(/pools\.yaml:\d+:\d+: invalid YAML: Unresolved alias/);
 
     c.edit(poolYaml(pool, { range: '20400-20409', replicas: '{ minFree: 2, max: 3 }' }));
     const planned = await cli(['plan', '--config', c.config]);
