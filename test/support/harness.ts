@@ -17,7 +17,15 @@ export const ENGINE_IMAGE = 'enginepool/stand-in-engine:dev';
 export const GLUETUN_IMAGE = 'enginepool/stand-in-gluetun:dev';
 
 /** A Docker client for tests (the controller has its own). */
-export const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+export const docker = new Docker(dockerOptions(process.env.DOCKER_HOST));
+
+// Why: the same suite runs against another daemon (a private dockerd, Podman) with only DOCKER_HOST set.
+function dockerOptions(host: string | undefined): Docker.DockerOptions {
+  if (!host) return { socketPath: '/var/run/docker.sock' };
+  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
+  const url = new URL(host.replace(/^tcp:/, 'http:'));
+  return { host: url.hostname, port: Number(url.port) };
+}
 
 /** Waits until `check` returns a truthy value; fails with `what` and the last value after `timeoutMs`. */
 export async function waitFor<T>(
