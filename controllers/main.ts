@@ -1,19 +1,19 @@
 import { resolve } from 'node:path';
 import { type Clock, systemClock } from '../state/clock.js';
 import { vpnContainers } from '../state/spec.js';
-import { detectSelf, type SelfLocation } from './addressing.js';
-import { apiRoutes } from './api.js';
-import { compatRoutes } from './compat.js';
-import { Controller } from './controller.js';
-import { createDockerPort } from './docker.js';
-import { concernsPools, DockerEvents } from './events.js';
-import { createHttpServer } from './http.js';
-import { createLogger, type Logger } from './logger.js';
-import { Loop } from './loop.js';
-import { Metrics } from './metrics.js';
-import { SpecSource } from './specSource.js';
-import { defaultStateDirFor, StateDirLockedError, StreamRegistry } from './streams.js';
-import { StreamWatcher } from './streamWatcher.js';
+import { SpecSource } from './config/specSource.js';
+import { compatRoutes } from './http/compat/compat.js';
+import { apiRoutes } from './http/routes/native.js';
+import { createHttpServer } from './http/server.js';
+import { Controller } from './loop/controller.js';
+import { concernsPools, DockerEvents } from './loop/events.js';
+import { Loop } from './loop/loop.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { detectSelf, type SelfLocation } from './runtime/addressing.js';
+import { createDockerRuntime } from './runtime/docker/dockerRuntime.js';
+import { defaultStateDirFor, StateDirLockedError, StreamRegistry } from './streams/registry.js';
+import { StreamWatcher } from './streams/watcher.js';
 
 // The composition root of `enginepool run`: config, logger, metrics, Docker, machines, loop, HTTP,
 // signals. On SIGTERM it stops acting and exits; the engines keep running for the next start to adopt.
@@ -78,7 +78,7 @@ export async function runController(options: RunOptions): Promise<number> {
     return 2;
   }
   const metrics = new Metrics();
-  const docker = createDockerPort({ dockerHost: env.DOCKER_HOST, observe: metrics.dockerCall });
+  const docker = createDockerRuntime({ dockerHost: env.DOCKER_HOST, observe: metrics.dockerCall });
   const stateDir = options.stateDir ?? defaultStateDirFor(options.config, env);
   const registry = new StreamRegistry({ stateDir, clock, logger });
   try {
