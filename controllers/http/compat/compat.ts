@@ -2,8 +2,9 @@ import { z } from 'zod';
 import type { ProvisionRefusal } from '../../../reconcilers/provision.js';
 import type { PoolStatus } from '../../../reconcilers/status.js';
 import type { Clock } from '../../../state/clock.js';
-import type { Controller, EngineInfo } from '../../loop/controller.js';
+import type { Controller } from '../../loop/controller.js';
 import { ProvisionRefused } from '../../loop/provisions.js';
+import type { EngineInfo, ReadModel } from '../../loop/readModel.js';
 import type { Logger } from '../../observability/logger.js';
 import type { StreamRecord, StreamRegistry } from '../../streams/registry.js';
 import { parseBody, poolEngines } from '../routes/native.js';
@@ -18,6 +19,7 @@ import { ApiError, type Reply, type Route } from '../server.js';
 /** What the compatibility routes act on. */
 export interface CompatDeps {
   readonly controller: Controller;
+  readonly view: ReadModel;
   readonly registry: StreamRegistry;
   readonly logger: Logger;
   readonly clock: Clock;
@@ -150,26 +152,26 @@ export function vpnStatus(status: PoolStatus | undefined) {
 
 /** The compatibility routes. */
 export function compatRoutes(deps: CompatDeps): Route[] {
-  const { controller, registry, logger } = deps;
+  const { controller, view, registry, logger } = deps;
 
   /** The pools a read covers: `?pool=` or every pool. */
   const poolsOf = (query: URLSearchParams): string[] => {
     const named = query.get('pool');
     if (named !== null) {
-      poolEngines(controller, named);
+      poolEngines(view, named);
       return [named];
     }
-    return controller.poolStatuses().map((s) => s.name);
+    return view.poolStatuses().map((s) => s.name);
   };
   /** The pool provisioning acts on: `?pool=` or the first pool of the file. */
   const provisionPool = (query: URLSearchParams): string => {
-    const pool = query.get('pool') ?? controller.spec()?.pools[0]?.name;
+    const pool = query.get('pool') ?? view.spec()?.pools[0]?.name;
     if (pool === undefined)
       throw new ApiError(503, 'not_ready', 'no valid desired-state file is loaded', { retryAfterSeconds: 5 });
-    poolEngines(controller, pool);
+    poolEngines(view, pool);
     return pool;
   };
-  const enginesOf = (pools: readonly string[]) => pools.flatMap((pool) => controller.engines(pool) ?? []);
+  const enginesOf = (pools: readonly string[]) => pools.flatMap((pool) => view.engines(pool) ?? []);
 
   return [
     {
@@ -178,7 +180,7 @@ export function compatRoutes(deps: CompatDeps): Route[] {
       handle: ({ query }) => {
         const facts = registry.facts();
         const streams = registry.list();
-        const lastSeen = controller.observedAt();
+        const lastSeen = view.observedAt();
         const engines = enginesOf(poolsOf(query)).sort((a, b) => a.port - b.port || a.hostPort - b.hostPort);
         const body = engines.map((e) => {
           const own = streams.filter((s) => s.containerId === e.containerId);
@@ -230,7 +232,7 @@ export function compatRoutes(deps: CompatDeps): Route[] {
       mutating: true,
       handle: ({ body }) => {
         const event = parseBody(StreamStarted, body);
-        const engine = findEngine(controller.allEngines(), {
+        const engine = findEngine(view.allEngines(), {
           ...(event.container_id ? { containerId: event.container_id } : {}),
           host: event.engine.host,
           port: event.engine.port,
@@ -273,7 +275,7 @@ export function compatRoutes(deps: CompatDeps): Route[] {
           target = registry.get(event.stream_id);
         } else if (event.container_id) {
           // As acestream-orchestrator did: without a stream id, the engine's latest stream ends.
-          const engine = findEngine(controller.allEngines(), { containerId: event.container_id });
+          const engine = findEngine(view.allEngines(), { containerId: event.container_id });
           target = engine
             ? registry
                 .onEngine(engine.containerId)
@@ -302,15 +304,15 @@ export function compatRoutes(deps: CompatDeps): Route[] {
       path: '/orchestrator/status',
       handle: ({ query }) => {
         const pools = poolsOf(query);
-        const statuses = pools.flatMap((name) => controller.poolStatus(name) ?? []);
+        const statuses = pools.flatMap((name) => view.poolStatus(name) ?? []);
         const engines = enginesOf(pools);
         const active = registry.list().filter((s) => pools.includes(s.pool)).length;
         const used = engines.filter((e) => e.streams > 0).length;
-        const target = query.get('pool') ?? controller.spec()?.pools[0]?.name;
-        const refusal = target === undefined ? undefined : controller.provisionRefusal(target);
-        const targetStatus = target === undefined ? undefined : controller.poolStatus(target);
+        const target = query.get('pool') ?? view.spec()?.pools[0]?.name;
+        const refusal = target === undefined ? undefined : view.provisionRefusal(target);
+        const targetStatus = target === undefined ? undefined : view.poolStatus(target);
         const breaker = targetStatus?.circuitBreaker.state ?? 'closed';
-        const ready = controller.readiness().ready;
+        const ready = view.readiness().ready;
         const status =
           !ready || engines.length === 0
             ? 'unavailable'
@@ -358,10 +360,9 @@ export function compatRoutes(deps: CompatDeps): Route[] {
       path: '/vpn/status',
       handle: ({ query }) => {
         const named = query.get('pool');
-        if (named !== null) poolEngines(controller, named);
-        const pool =
-          named ?? controller.spec()?.pools.find((p) => p.vpn)?.name ?? controller.spec()?.pools[0]?.name;
-        return { status: 200, body: vpnStatus(pool === undefined ? undefined : controller.poolStatus(pool)) };
+        if (named !== null) poolEngines(view, named);
+        const pool = named ?? view.spec()?.pools.find((p) => p.vpn)?.name ?? view.spec()?.pools[0]?.name;
+        return { status: 200, body: vpnStatus(pool === undefined ? undefined : view.poolStatus(pool)) };
       },
     },
     {
