@@ -146,3 +146,43 @@ export function view(
 export function allReady(pool: PoolSpec, indexes: number[], at = 0): Record<string, ProbeRecord> {
   return Object.fromEntries(indexes.map((i) => [`id-${pool.name}-${i}`, ready(at)]));
 }
+
+/** The `spec` lines of a VPN pool behind Gluetun container `gluetun` (for {@link poolSpec}'s `extra`). */
+export function vpnExtra(settings: Record<string, string | number | boolean> = {}): string {
+  const lines = Object.entries({ container: 'gluetun', ...settings }).map(
+    ([key, value]) => `      ${key}: ${value}\n`,
+  );
+  return `  vpn:\n    gluetun:\n${lines.join('')}`;
+}
+
+/** Docker's inspect of the Gluetun container: running, publishing the pool's whole default range. */
+export function gluetunDetails(
+  options: { id?: string; state?: string; startedAt?: number; ports?: number[] } = {},
+): DockerContainerDetails {
+  const ports = options.ports ?? Array.from({ length: 10 }, (_, i) => 19000 + i);
+  return {
+    Id: options.id ?? 'id-gluetun',
+    Name: '/gluetun',
+    State: {
+      Status: options.state ?? 'running',
+      Running: (options.state ?? 'running') === 'running',
+      StartedAt: new Date(options.startedAt ?? 0).toISOString(),
+    },
+    HostConfig: {
+      PortBindings: Object.fromEntries(ports.map((p) => [`${p}/tcp`, [{ HostPort: String(p) }]])),
+    },
+  };
+}
+
+/** A VPN machine's view: healthy with no forwarded port unless told otherwise. */
+export function vpnState(options: Partial<VpnView> = {}): VpnView {
+  return {
+    phase: 'healthy',
+    forwardedPort: null,
+    publicIp: null,
+    lastError: null,
+    failures: 0,
+    recoveredAt: null,
+    ...options,
+  };
+}
