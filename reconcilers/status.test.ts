@@ -210,21 +210,6 @@ describe('poolStatus: conditions', () => {
       ['Ready=True MinFreeAvailable: 1 free engines ready (minFree 1)', CONVERGED, AS_EXPECTED, WITHIN],
     ],
     [
-      'a VPN in emergency: its engines are held, not counted free',
-      {
-        pool: vpnPool,
-        list: [engine(vpnPool, 1, { networkMode: 'container:gluetun' })],
-        probes: allReady(vpnPool, [1]),
-        vpn: { phase: 'emergency', lastError: 'control server unreachable', failures: 3 },
-      },
-      [
-        'Ready=False VpnNotReady: VPN "gluetun" is down: control server unreachable',
-        CONVERGED,
-        'Degraded=True VpnDown: VPN "gluetun" is down: control server unreachable',
-        WITHIN,
-      ],
-    ],
-    [
       'a template change rolling through: the old engine drains, so it is not free',
       { list: [engine(ace, 1, { hash: 'old' })], probes: allReady(ace, [1]) },
       [
@@ -245,6 +230,81 @@ describe('poolStatus: conditions', () => {
       ],
     ],
   ])('%s', (_title, c, expected) => {
+    expect(lines(status(c))).toEqual(expected);
+  });
+});
+
+describe('poolStatus: creates held back', () => {
+  it.each<[string, Case, string[]]>([
+    [
+      'by an open breaker',
+      { breaker: OPEN },
+      [
+        `Ready=False CircuitOpen: ${BREAKER_OPEN}`,
+        'Progressing=False CircuitOpen: 1 create held back: circuit breaker open until 1970-01-01T00:14:00.000Z after 5 provisioning failures (last: StartFailed: exit 1)',
+        `Degraded=True CircuitOpen: ${BREAKER_OPEN}`,
+        WITHIN,
+      ],
+    ],
+    [
+      'by a VPN not probed yet',
+      { pool: vpnPool, vpn: { phase: 'unknown' } },
+      [
+        'Ready=False VpnNotReady: VPN "gluetun" has not been probed yet',
+        'Progressing=False VpnNotReady: nothing is started until the VPN is usable: VPN "gluetun" has not been probed yet',
+        AS_EXPECTED,
+        WITHIN,
+      ],
+    ],
+    [
+      'by a VPN container that does not exist',
+      { pool: vpnPool, vpn: {}, gluetun: null },
+      [
+        'Ready=False VpnNotReady: VPN container "gluetun" does not exist',
+        'Progressing=False VpnNotReady: nothing is started until the VPN is usable: VPN container "gluetun" does not exist',
+        AS_EXPECTED,
+        WITHIN,
+      ],
+    ],
+    [
+      'by a VPN container that is not running',
+      { pool: vpnPool, vpn: {}, gluetun: gluetunDetails({ state: 'exited' }) },
+      [
+        'Ready=False VpnNotReady: VPN container "gluetun" is exited',
+        'Progressing=False VpnNotReady: nothing is started until the VPN is usable: VPN container "gluetun" is exited',
+        AS_EXPECTED,
+        WITHIN,
+      ],
+    ],
+    [
+      'by a VPN in emergency (its engines are held, not counted free)',
+      {
+        pool: vpnPool,
+        list: [engine(vpnPool, 1, { networkMode: 'container:gluetun' })],
+        probes: allReady(vpnPool, [1]),
+        vpn: { phase: 'emergency', lastError: 'control server unreachable', failures: 3 },
+      },
+      [
+        'Ready=False VpnNotReady: VPN "gluetun" is down: control server unreachable',
+        'Progressing=False VpnNotReady: nothing is started until the VPN is usable: VPN "gluetun" is down: control server unreachable',
+        'Degraded=True VpnDown: VPN "gluetun" is down: control server unreachable',
+        WITHIN,
+      ],
+    ],
+    [
+      'by a lack of free ports',
+      {
+        pool: poolSpec({ replicas: '{ minFree: 2, max: 5 }' }),
+        setAsidePorts: [19000, 19001, 19002, 19003, 19004, 19005, 19006, 19007, 19008, 19009],
+      },
+      [
+        'Ready=False NotEnoughFree: 0 of minFree 2 free engines ready',
+        'Progressing=False PortsExhausted: 2 creates held back: no free host port in 19000-19009',
+        'Degraded=True PortsExhausted: no free host port in 19000-19009',
+        'ScalingLimited=False WithinLimits: 2 engines wanted, max 5',
+      ],
+    ],
+  ])('says the pool does not progress, and why: %s', (_title, c, expected) => {
     expect(lines(status(c))).toEqual(expected);
   });
 });
