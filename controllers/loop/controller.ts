@@ -13,7 +13,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { engineEndpoint, type SelfLocation } from '../runtime/addressing.js';
 import { isUnavailable, type Runtime } from '../runtime/runtime.js';
 import type { StreamRegistry } from '../streams/registry.js';
-import { EngineProber, type ProbeTarget } from './engineProber.js';
+import { EngineProber, type httpGet, type ProbeTarget } from './engineProber.js';
 import { Executor, type Outcome } from './executor.js';
 import { Machines } from './machines.js';
 import { Observer } from './observer.js';
@@ -74,6 +74,9 @@ export interface ControllerOptions {
   readonly concurrency?: number;
   /** Asks the loop for another pass soon (events, probe transitions, machine changes). */
   readonly wake: (reason: string) => void;
+  /** The HTTP clients of the engine probes and of Gluetun's control server: tests inject fakes. */
+  readonly httpGet?: typeof httpGet;
+  readonly fetch?: typeof fetch;
 }
 
 /** The controller: one reconcile pass at a time, and the status it computed last. */
@@ -102,6 +105,7 @@ export class Controller {
     this.prober = new EngineProber({
       clock,
       logger,
+      httpGet: options.httpGet,
       onTransition: (target, transition, record) =>
         this.onProbeTransition(target, transition, record.lastError),
     });
@@ -109,6 +113,7 @@ export class Controller {
       docker,
       clock,
       logger,
+      fetch: options.fetch,
       onResult: (pool, result, at) => this.machines.vpnProbed(pool, result, at),
     });
     this.executor = new Executor({ docker, clock, logger, concurrency: options.concurrency ?? 8 });

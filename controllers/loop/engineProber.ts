@@ -32,6 +32,8 @@ export interface EngineProberOptions {
   readonly logger: Logger;
   /** Probes in flight at once. */
   readonly concurrency?: number;
+  /** The HTTP client of the probes; {@link httpGet} unless a test injects another. */
+  readonly httpGet?: typeof httpGet;
   readonly onTransition: (target: ProbeTarget, transition: ProbeTransition, record: ProbeRecord) => void;
 }
 
@@ -87,8 +89,9 @@ export function httpGet(url: string, timeoutMs: number, maxBytes = 0): Promise<H
 export async function httpProbe(
   url: string,
   timeoutMs: number,
+  get: typeof httpGet = httpGet,
 ): Promise<{ ok: true } | { ok: false; error: string }> {
-  const result = await httpGet(url, timeoutMs);
+  const result = await get(url, timeoutMs);
   if (!result.ok) return result;
   return result.status >= 200 && result.status < 300
     ? { ok: true }
@@ -148,7 +151,7 @@ export class EngineProber {
 
   private async probe(target: ProbeTarget): Promise<void> {
     const before = this.records.get(target.containerId);
-    const result = await httpProbe(target.url, target.settings.timeoutSeconds * 1000);
+    const result = await httpProbe(target.url, target.settings.timeoutSeconds * 1000, this.options.httpGet);
     // The engine went away, was restarted or moved while the probe ran: its answer no longer counts.
     if (
       !before ||

@@ -32,6 +32,7 @@ async function get(
   path: string,
   apiKey: string | undefined,
   timeoutMs: number,
+  fetch: typeof globalThis.fetch,
 ): Promise<Answer> {
   const response = await fetch(new URL(path, base), {
     headers: apiKey ? { 'X-API-Key': apiKey } : {},
@@ -51,6 +52,7 @@ export async function probeVpn(
   docker: Runtime,
   settings: GluetunSettings,
   timeoutMs = 3_000,
+  fetch = globalThis.fetch,
 ): Promise<VpnProbeResult> {
   const details = await docker.inspectContainer(settings.container);
   if (!details)
@@ -70,7 +72,7 @@ export async function probeVpn(
       reason: `Docker reports VPN container "${settings.container}" ${health}`,
     };
   }
-  return await probeControlServer(settings, health, timeoutMs);
+  return await probeControlServer(settings, health, timeoutMs, fetch);
 }
 
 /**
@@ -82,11 +84,12 @@ export async function probeControlServer(
   settings: GluetunSettings,
   dockerHealth: string | undefined,
   timeoutMs = 3_000,
+  fetch = globalThis.fetch,
 ): Promise<VpnProbeResult> {
   const base = settings.controlUrl;
   let status: Answer;
   try {
-    status = await get(base, '/v1/vpn/status', settings.apiKey, timeoutMs);
+    status = await get(base, '/v1/vpn/status', settings.apiKey, timeoutMs, fetch);
   } catch (error) {
     return {
       ok: false,
@@ -118,7 +121,7 @@ export async function probeControlServer(
   }
   let publicIp: string | null = null;
   try {
-    const answer = await get(base, '/v1/publicip/ip', settings.apiKey, timeoutMs);
+    const answer = await get(base, '/v1/publicip/ip', settings.apiKey, timeoutMs, fetch);
     if (answer.status === 200) publicIp = parsePublicIp(answer.body);
   } catch {
     // The public IP is informative only.
@@ -126,9 +129,9 @@ export async function probeControlServer(
   let forwardedPort: number | null = null;
   if (settings.forwardedPort) {
     try {
-      let answer = await get(base, '/v1/portforward', settings.apiKey, timeoutMs);
+      let answer = await get(base, '/v1/portforward', settings.apiKey, timeoutMs, fetch);
       if (answer.status === 400 || answer.status === 404) {
-        answer = await get(base, '/v1/openvpn/portforwarded', settings.apiKey, timeoutMs);
+        answer = await get(base, '/v1/openvpn/portforwarded', settings.apiKey, timeoutMs, fetch);
       }
       if (answer.status === 200) forwardedPort = parseForwardedPort(answer.body);
       else if (answer.status === 401)
@@ -149,6 +152,8 @@ export interface VpnProberOptions {
   readonly docker: Runtime;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The HTTP client of the control server; the global fetch unless a test injects another. */
+  readonly fetch?: typeof fetch;
   readonly onResult: (pool: string, result: VpnProbeResult, at: number) => void;
 }
 
@@ -178,7 +183,7 @@ export class VpnProber {
     const timer = this.options.clock.setTimeout(async () => {
       let result: VpnProbeResult;
       try {
-        result = await probeVpn(this.options.docker, settings);
+        result = await probeVpn(this.options.docker, settings, undefined, this.options.fetch);
       } catch (error) {
         result = {
           ok: false,
