@@ -13,11 +13,19 @@ import { type DesiredSpec, type PoolSpec, parseSpec } from '../../state/spec.js'
 
 // Builders for pure tests: specs from real YAML, Docker list items, and machine views.
 
-/** A pool parsed from YAML, with `spec` lines merged in (indented under `spec:`). */
-export function poolSpec(
-  options: { name?: string; replicas?: string; extra?: string; image?: string; range?: string } = {},
-): PoolSpec {
-  const text = `apiVersion: enginepool/v1
+/** What {@link poolYaml} varies. */
+export interface PoolYamlOptions {
+  readonly name?: string;
+  readonly replicas?: string;
+  /** `spec` lines merged in (indented under `spec:`). */
+  readonly extra?: string;
+  readonly image?: string;
+  readonly range?: string;
+}
+
+/** The YAML document of one pool. */
+export function poolYaml(options: PoolYamlOptions = {}): string {
+  return `apiVersion: enginepool/v1
 kind: EnginePool
 metadata:
   name: ${options.name ?? 'ace'}
@@ -29,7 +37,11 @@ spec:
   ports:
     hostRange: ${options.range ?? '19000-19009'}
 ${options.extra ?? ''}`;
-  const result = parseSpec(text);
+}
+
+/** A pool parsed from {@link poolYaml}. */
+export function poolSpec(options: PoolYamlOptions = {}): PoolSpec {
+  const result = parseSpec(poolYaml(options));
   if (!result.ok) throw new Error(JSON.stringify(result.issues));
   return result.spec.pools[0]!;
 }
