@@ -130,7 +130,7 @@ export async function runController(options: RunOptions): Promise<number> {
     registry,
     clock,
     logger,
-    endpoint: (containerId) => controller.allEngines().find((e) => e.containerId === containerId),
+    endpoint: (containerId) => controller.view.allEngines().find((e) => e.containerId === containerId),
     wake,
     periodMs: checkSeconds * 1000,
   });
@@ -147,7 +147,7 @@ export async function runController(options: RunOptions): Promise<number> {
     },
     resyncMs: resyncSeconds(env) * 1000,
     onResync: () => {
-      controller.observer.invalidateAll();
+      controller.invalidate();
       if (!selfKnown) void refreshSelf();
     },
   });
@@ -157,11 +157,11 @@ export async function runController(options: RunOptions): Promise<number> {
     logger,
     wake,
     relevant: (event) => concernsPools(event, vpnContainers(specSource.current().spec)),
-    onStarted: (id) => controller.observer.invalidate(id),
-    onGap: () => controller.observer.invalidateAll(),
+    onStarted: (id) => controller.invalidate(id),
+    onGap: () => controller.invalidate(),
   });
   const token = env.ENGINEPOOL_API_TOKEN || undefined;
-  const deps = { controller, registry, metrics, logger, clock, wake };
+  const deps = { controller, view: controller.view, registry, metrics, logger, clock, wake };
   const server = createHttpServer({
     routes: [...apiRoutes(deps), ...compatRoutes(deps)],
     ...(token ? { token } : {}),

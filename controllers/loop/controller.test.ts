@@ -24,7 +24,7 @@ function poolYaml(options: PoolYamlOptions = {}): string {
   return anyPoolYaml({ replicas: '{ minFree: 2, max: 4, scaleDownDelaySeconds: 30 }', ...options });
 }
 
-/** A controller over `runtime`, with the Gluetun stand-in's control server as its fetch. */
+/** A controller over `runtime`, its HTTP client answered by the runtime and the Gluetun stand-in. */
 class Rig {
   readonly controller: Controller;
   readonly wakes: string[] = [];
@@ -47,8 +47,7 @@ class Rig {
       registry: new StreamRegistry({ clock, logger }),
       self: () => ({ inContainer: false, networks: {}, dockerHost: '127.0.0.1' }),
       wake: (reason) => this.wakes.push(reason),
-      httpGet: runtime.httpGet,
-      fetch: this.gluetun.fetch,
+      httpGet: this.gluetun.httpGet,
     });
     rigs.push(this);
   }
@@ -98,7 +97,7 @@ class Rig {
   }
 
   status(pool = 'ace'): PoolStatus | undefined {
-    return this.controller.poolStatus(pool);
+    return this.controller.view.poolStatus(pool);
   }
 
   condition(type: string, pool = 'ace') {
@@ -164,10 +163,9 @@ describe('Controller: whole ticks on an in-memory runtime', () => {
       'ScalingLimited=False WithinLimits',
     ]);
     expect(rig.status()?.replicas).toMatchObject({ total: 2, ready: 2, free: 2 });
-    expect(rig.controller.engines('ace')?.map((e) => `${e.name} ${e.state} ${e.host}:${e.port}`)).toEqual([
-      'ace-1 ready 127.0.0.1:19000',
-      'ace-2 ready 127.0.0.1:19001',
-    ]);
+    expect(
+      rig.controller.view.engines('ace')?.map((e) => `${e.name} ${e.state} ${e.host}:${e.port}`),
+    ).toEqual(['ace-1 ready 127.0.0.1:19000', 'ace-2 ready 127.0.0.1:19001']);
   });
 
   it('replaces an engine that died under the same name and port, woken by the die event', async () => {
@@ -178,8 +176,8 @@ describe('Controller: whole ticks on an in-memory runtime', () => {
       clock: rig.clock,
       logger: silentLogger(),
       wake: (reason) => rig.wakes.push(reason),
-      onStarted: (id) => rig.controller.observer.invalidate(id),
-      onGap: () => rig.controller.observer.invalidateAll(),
+      onStarted: (id) => rig.controller.invalidate(id),
+      onGap: () => rig.controller.invalidate(),
     });
     events.start();
     onTestFinished(() => events.stop());
@@ -231,7 +229,7 @@ describe('Controller: whole ticks on an in-memory runtime', () => {
     const first = await rig.tick();
     expect(first.outcomes.map((o) => (o.ok ? 'ok' : (o.failure ?? o.skipped)))).toEqual([
       'StartFailed',
-      'an earlier create of this plan failed',
+      'earlierCreateFailed',
     ]);
     expect(first.requeueAt).toBe(T0 + 1_000);
     await rig.advance(1_000);

@@ -122,3 +122,12 @@ export function breakerView(snapshot: SnapshotFrom<typeof circuitBreakerMachine>
     ...(context.lastFailure !== undefined ? { lastFailure: context.lastFailure } : {}),
   };
 }
+
+/** The one wording of a breaker's state, for conditions, plans, refusals and logs. */
+export function describeBreaker(breaker: BreakerView): string {
+  if (breaker.state === 'closed') return 'circuit breaker closed';
+  const why = `after ${breaker.failures} provisioning ${breaker.failures === 1 ? 'failure' : 'failures'}${breaker.lastFailure ? ` (last: ${breaker.lastFailure})` : ''}`;
+  if (breaker.state === 'halfOpen') return `circuit breaker half-open: one trial create at a time, ${why}`;
+  const until = breaker.retryAt === undefined ? '' : ` until ${new Date(breaker.retryAt).toISOString()}`;
+  return `circuit breaker open${until} ${why}`;
+}

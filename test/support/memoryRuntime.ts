@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { HttpGetResult } from '../../controllers/loop/engineProber.js';
+import type { HttpGetResult, httpGet } from '../../controllers/http/client.js';
 import {
   type Runtime,
   RuntimeError,
@@ -382,18 +382,20 @@ export class GluetunControl {
     private readonly container: string,
   ) {}
 
-  /** The fetch the VPN prober uses: a refused connection unless the container runs. */
-  readonly fetch: typeof fetch = async (input) => {
-    const url = new URL(input instanceof Request ? input.url : input);
-    const container = this.runtime.find(url.hostname);
-    if (container?.name !== this.container || container.state !== 'running')
-      throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } });
+  /**
+   * The controller's HTTP client: the control server at `http://<container>:8000` answers while its
+   * container runs (a refused connection otherwise); every other URL goes to the runtime's engines.
+   */
+  readonly httpGet: typeof httpGet = async (url, options) => {
+    const { hostname, pathname } = new URL(url);
+    if (hostname !== this.container) return await this.runtime.httpGet(url);
+    if (this.runtime.find(this.container)?.state !== 'running') return { ok: false, error: 'ECONNREFUSED' };
     const answers: Record<string, object> = {
       '/v1/vpn/status': { status: this.vpnUp ? 'running' : 'stopped' },
       '/v1/publicip/ip': { public_ip: this.vpnUp ? this.publicIp : '' },
       '/v1/portforward': { port: this.forwardedPort ?? 0 },
     };
-    const body = answers[url.pathname];
-    return new Response(JSON.stringify(body ?? { error: 'not found' }), { status: body ? 200 : 404 });
+    const body = JSON.stringify(answers[pathname] ?? { error: 'not found' });
+    return { ok: true, status: answers[pathname] ? 200 : 404, body: body.slice(0, options.maxBytes ?? 0) };
   };
 }
