@@ -110,6 +110,14 @@ class Rig {
   }
 }
 
+/** The conditions of a pool that matches its file. */
+const CONVERGED = [
+  'Ready=True MinFreeAvailable',
+  'Progressing=False Converged',
+  'Degraded=False AsExpected',
+  'ScalingLimited=False WithinLimits',
+];
+
 /** Lets promise chains started by a timer or a Docker call run to their end (no time passes). */
 async function settle(): Promise<void> {
   for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -156,12 +164,7 @@ describe('Controller: whole ticks on an in-memory runtime', () => {
     await rig.advance(STEP_MS);
     expect(rig.wakes).toEqual(expect.arrayContaining(['ace-1 ready', 'ace-2 ready']));
     expect(await rig.actions()).toEqual([]);
-    expect(rig.conditions()).toEqual([
-      'Ready=True MinFreeAvailable',
-      'Progressing=False Converged',
-      'Degraded=False AsExpected',
-      'ScalingLimited=False WithinLimits',
-    ]);
+    expect(rig.conditions()).toEqual(CONVERGED);
     expect(rig.status()?.replicas).toMatchObject({ total: 2, ready: 2, free: 2 });
     expect(
       rig.controller.view.engines('ace')?.map((e) => `${e.name} ${e.state} ${e.host}:${e.port}`),
@@ -266,12 +269,7 @@ describe('Controller: whole ticks on an in-memory runtime', () => {
     expect(await rig.actions()).toEqual(['create ace-2']);
     expect(rig.status()?.circuitBreaker).toMatchObject({ state: 'closed', failures: 0 });
     await rig.converge();
-    expect(rig.conditions()).toEqual([
-      'Ready=True MinFreeAvailable',
-      'Progressing=False Converged',
-      'Degraded=False AsExpected',
-      'ScalingLimited=False WithinLimits',
-    ]);
+    expect(rig.conditions()).toEqual(CONVERGED);
   });
 
   it('holds a VPN pool through an emergency and restarts its engines a few at a time after recovery', async () => {
@@ -387,12 +385,7 @@ describe('Controller: whole ticks on an in-memory runtime', () => {
     expect(second.condition('Ready')?.reason).toBe('EnginesStarting');
     await second.advance(STEP_MS);
     expect(await second.actions()).toEqual([]);
-    expect(second.conditions()).toEqual([
-      'Ready=True MinFreeAvailable',
-      'Progressing=False Converged',
-      'Degraded=False AsExpected',
-      'ScalingLimited=False WithinLimits',
-    ]);
+    expect(second.conditions()).toEqual(CONVERGED);
     expect(first.runtime.calls.slice(calls)).toEqual([]);
     expect(first.runtime.list().map((c) => c.id)).toEqual(ids);
   });
