@@ -92,6 +92,7 @@ export async function runController(options: RunOptions): Promise<number> {
   if (self.inContainer)
     logger.info({ networks: Object.keys(self.networks), gateway: self.gateway }, 'running in a container');
 
+  let events: DockerEvents | undefined;
   const controller = new Controller({
     docker,
     clock,
@@ -102,6 +103,7 @@ export async function runController(options: RunOptions): Promise<number> {
     self: () => self,
     ...(env.ENGINEPOOL_ENGINE_HOST ? { engineHost: env.ENGINEPOOL_ENGINE_HOST } : {}),
     wake,
+    eventStreamSince: () => events?.connectedSince(),
   });
   const watcher = new StreamWatcher({
     registry,
@@ -123,18 +125,20 @@ export async function runController(options: RunOptions): Promise<number> {
       }
     },
     resyncMs: resyncSeconds(env) * 1000,
+    // Why: a resync pass no longer drops the cached observation; the observer relists on its own
+    // period, and at once after every gap in the event stream (onGap below).
     onResync: () => {
-      controller.invalidate();
       if (!selfKnown) void refreshSelf();
     },
   });
-  const events = new DockerEvents({
+  events = new DockerEvents({
     docker,
     clock,
     logger,
     wake,
     relevant: (event) => concernsPools(event, vpnContainers(specSource.current().spec)),
     onStarted: (id) => controller.invalidate(id),
+    onChanged: () => controller.containersChanged(),
     onGap: () => controller.invalidate(),
   });
   const token = env.ENGINEPOOL_API_TOKEN || undefined;

@@ -14,6 +14,7 @@ import { engineEndpoint, type SelfLocation } from '../runtime/addressing.js';
 import { isUnavailable, type Runtime } from '../runtime/runtime.js';
 import type { StreamRegistry } from '../streams/registry.js';
 import { EngineProber, type ProbeTarget } from './engineProber.js';
+import { LIST_LAG_MS } from './events.js';
 import { Executor, type Outcome } from './executor.js';
 import { Machines } from './machines.js';
 import { Observer } from './observer.js';
@@ -31,6 +32,8 @@ import { VpnProber } from './vpnProber.js';
 const RETRY_AFTER_FAILURE_MS = 1_000;
 /** A provision request no pass could settle yet is looked at again after this long. */
 const PROVISION_RECHECK_MS = 1_000;
+/** While the event stream is healthy, Docker is listed again at least this often (the safety relist). */
+const RELIST_MS = 300_000;
 
 /** What one pass did. */
 export interface TickResult {
@@ -58,6 +61,11 @@ export interface ControllerOptions {
   readonly wake: (reason: string) => void;
   /** The HTTP client of the engine and Gluetun probes; the real one unless a test injects another. */
   readonly httpGet?: typeof httpGet;
+  /**
+   * When Docker's event stream was last connected (undefined while down). Given, a pass in which no
+   * container changed reuses the last observation rather than listing again; absent, every pass lists.
+   */
+  readonly eventStreamSince?: () => number | undefined;
 }
 
 /** The controller: one reconcile pass at a time; readers use its {@link ReadModel}. */
@@ -95,7 +103,13 @@ export class Controller {
       onResult: (pool, result, at) => this.machines.vpnProbed(pool, result, at),
     });
     this.executor = new Executor({ docker, clock, logger, concurrency: options.concurrency ?? 8 });
-    this.observer = new Observer(docker, () => clock.now());
+    this.observer = new Observer(
+      docker,
+      () => clock.now(),
+      options.eventStreamSince
+        ? { streamSince: options.eventStreamSince, relistMs: RELIST_MS, settleMs: LIST_LAG_MS }
+        : undefined,
+    );
     this.outcomes = new OutcomeRecorder({
       clock,
       logger,
@@ -158,6 +172,11 @@ export class Controller {
   invalidate(containerId?: string): void {
     if (containerId === undefined) this.observer.invalidateAll();
     else this.observer.invalidate(containerId);
+  }
+
+  /** Some container changed (an event said so): the next pass lists Docker again. */
+  containersChanged(): void {
+    this.observer.changed();
   }
 
   /** Stops timers and machines (the engines keep running) and refuses waiting provision requests. */
@@ -229,6 +248,9 @@ export class Controller {
       (name) => poolsByName.get(name),
       () => this.options.wake('image pull finished'),
     );
+    // Why: what this pass did shows in Docker's list only a little later, and its events may not have
+    // arrived yet; the next passes must list again, not reuse this pass's observation.
+    if (plan.actions.length > 0) this.observer.changed();
     this.outcomes.record(outcomes);
     const waiting = this.provisions.settle(
       asked,

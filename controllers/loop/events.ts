@@ -25,6 +25,8 @@ const WAKING_ACTIONS = new Set([
 
 /** When, after the last event of a burst, the loop is woken again (Docker's listed state lags a little, more under load). */
 const SETTLE_MS = [150, 500, 1_500];
+/** How long after a container event Docker's list may still lag it: the last settle wake. */
+export const LIST_LAG_MS = SETTLE_MS.at(-1)!;
 
 /** True for the container events that may change what the controller should do. */
 export function wakes(event: RuntimeEvent): boolean {
@@ -55,6 +57,8 @@ export interface DockerEventsOptions {
   readonly relevant?: (event: RuntimeEvent) => boolean;
   /** A container (re)started: what was known of it is stale. */
   readonly onStarted: (containerId: string) => void;
+  /** Some container changed (any waking event, ours or not): the last list of containers is stale. */
+  readonly onChanged?: () => void;
   /** The stream dropped and came back: anything may have changed in between. */
   readonly onGap: () => void;
   readonly backoffInitialMs?: number;
@@ -69,8 +73,14 @@ export class DockerEvents {
   private lastSeconds?: number;
   private stopped = false;
   private settling: TimerHandle[] = [];
+  private connectedAt?: number;
 
   constructor(private readonly options: DockerEventsOptions) {}
+
+  /** When the stream was last connected; undefined while it is down (every change may be missed). */
+  connectedSince(): number | undefined {
+    return this.connectedAt;
+  }
 
   start(): void {
     void this.follow();
@@ -91,9 +101,11 @@ export class DockerEvents {
         wake('event stream reconnected');
       }
       this.failures = 0;
+      this.connectedAt = this.options.clock.now();
       for await (const event of events) {
         if (event.time !== undefined) this.lastSeconds = event.time;
         if (!wakes(event)) continue;
+        this.options.onChanged?.();
         if (event.Action === 'start' || event.Action === 'restart')
           this.options.onStarted(event.Actor?.ID ?? '');
         if (this.options.relevant && !this.options.relevant(event)) continue;
@@ -101,9 +113,11 @@ export class DockerEvents {
         wake(reason);
         this.settle(reason);
       }
+      this.connectedAt = undefined;
       if (this.stopped) return;
       logger.warn('Docker event stream ended');
     } catch (error) {
+      this.connectedAt = undefined;
       if (this.stopped) return;
       if (this.failures === 0) logger.warn({ err: (error as Error).message }, 'Docker event stream failed');
     }

@@ -2,6 +2,7 @@ import { LABELS } from '../../state/labels.js';
 import {
   bindingHostPorts,
   type DockerContainerDetails,
+  type DockerContainerSummary,
   isLive,
   type ObservedWorld,
   observeWorld,
@@ -12,7 +13,20 @@ import type { Runtime } from '../runtime/runtime.js';
 
 // One observation per tick: a single list of every container (ours carry the pool label; the others
 // block names and ports), plus inspect only where the list is silent: the VPN containers, the port
-// bindings of stopped containers, and when engines behind a VPN last started.
+// bindings of stopped containers, and when engines behind a VPN last started. While Docker's event
+// stream is healthy, a pass in which no container changed reuses the last observation instead of
+// asking Docker again (an informer's cache): an idle controller then costs Docker one relist per
+// `relistMs`, not one list and a few inspects per resync.
+
+/** When the last observation may stand in for a new one. */
+export interface ObservationReuse {
+  /** When the event stream was last (re)connected; undefined while it is down (then every pass lists). */
+  readonly streamSince: () => number | undefined;
+  /** The longest an observation is reused, stream healthy or not (the safety relist). */
+  readonly relistMs: number;
+  /** How long after a container change Docker's list may still lag it (it lists a `die` late). */
+  readonly settleMs: number;
+}
 
 /** Turns Docker's current state into an {@link ObservedWorld}. */
 export class Observer {
@@ -21,31 +35,82 @@ export class Observer {
   /** `State.StartedAt` of engines behind a VPN, until a start of that container is seen. */
   private readonly startedAt = new Map<string, number>();
 
+  /** The last list and VPN inspects, and when the list was asked for. */
+  private last?: {
+    readonly askedAt: number;
+    readonly list: readonly DockerContainerSummary[];
+    readonly vpnDetails: ReadonlyMap<string, DockerContainerDetails | undefined>;
+  };
+  /** When a container last changed (an event, or an action of this controller). */
+  private changedAt = Number.NEGATIVE_INFINITY;
+
   constructor(
     private readonly docker: Runtime,
     private readonly now: () => number,
+    private readonly reuse?: ObservationReuse,
   ) {}
 
   /** Forgets what is known of a container that was (re)started, so the next observation inspects it. */
   invalidate(containerId: string): void {
     this.startedAt.delete(containerId);
     this.stoppedBindings.delete(containerId);
+    this.changed();
   }
 
-  /** Forgets every cached inspect (a periodic resync, or after a gap in the event stream). */
+  /** Forgets every cached inspect and the last list (after a gap in the event stream). */
   invalidateAll(): void {
     this.startedAt.clear();
     this.stoppedBindings.clear();
+    this.last = undefined;
   }
 
-  /** Observes Docker. Throws a RuntimeError when Docker cannot be reached. */
+  /** Some container changed (an event said so, or this controller acted): the next pass lists again. */
+  changed(): void {
+    this.changedAt = this.now();
+  }
+
+  /** Observes Docker, or reuses the last observation when nothing can have changed since. */
   async observe(spec: DesiredSpec | undefined): Promise<ObservedWorld> {
+    const now = this.now();
+    const vpnNames = [...vpnContainers(spec)];
+    const last = this.last;
+    if (last && this.reuse && now - last.askedAt >= this.reuse.relistMs) this.invalidateAll();
+    else if (last && this.reusable(last.askedAt, vpnNames, last.vpnDetails)) {
+      return observeWorld(
+        last.list,
+        {
+          stoppedBindings: this.stoppedBindings,
+          vpnDetails: last.vpnDetails,
+          engineStartedAt: this.startedAt,
+        },
+        now,
+      );
+    }
+    return this.list(vpnNames);
+  }
+
+  /**
+   * True when a list asked for at `askedAt` still describes Docker: the event stream was connected
+   * before it was asked for (so every change since raised an event), and the last change was longer
+   * than `settleMs` before it (so Docker's list had caught up).
+   */
+  private reusable(
+    askedAt: number,
+    vpnNames: readonly string[],
+    vpnDetails: ReadonlyMap<string, unknown>,
+  ): boolean {
+    const since = this.reuse?.streamSince();
+    if (!this.reuse || since === undefined || since > askedAt) return false;
+    if (askedAt - this.changedAt < this.reuse.settleMs) return false;
+    return vpnNames.length === vpnDetails.size && vpnNames.every((name) => vpnDetails.has(name));
+  }
+
+  private async list(vpnNames: readonly string[]): Promise<ObservedWorld> {
+    const askedAt = this.now();
     const list = await this.docker.listContainers();
     const ids = new Set(list.map((c) => c.Id));
     for (const id of [...this.stoppedBindings.keys()]) if (!ids.has(id)) this.stoppedBindings.delete(id);
     for (const id of [...this.startedAt.keys()]) if (!ids.has(id)) this.startedAt.delete(id);
-
-    const vpnNames = [...vpnContainers(spec)];
     const stopped = list.filter((c) => !isLive(toDockerState(c.State)) && !this.stoppedBindings.has(c.Id));
     const vpnDetails = new Map<string, DockerContainerDetails | undefined>();
     await Promise.all([
@@ -75,6 +140,7 @@ export class Observer {
         if (!Number.isNaN(at)) this.startedAt.set(c.Id, at);
       }),
     );
+    this.last = { askedAt, list, vpnDetails };
     return observeWorld(
       list,
       { stoppedBindings: this.stoppedBindings, vpnDetails, engineStartedAt: this.startedAt },

@@ -1,0 +1,180 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { SimulatedClock } from 'xstate';
+import type { DockerContainerSummary } from '../../state/observed.js';
+import { desired, poolSpec } from '../../test/support/fixtures.js';
+import { MemoryRuntime } from '../../test/support/memoryRuntime.js';
+import { silentLogger } from '../observability/logger.js';
+import { DockerEvents, LIST_LAG_MS } from './events.js';
+import { Observer } from './observer.js';
+
+// The observer's reuse of its last list: an idle controller with a healthy event stream asks Docker
+// nothing between safety relists; any change, a gap in the stream or a stream that is down makes the
+// next pass list again.
+
+const T0 = Date.parse('2026-12-07T12:00:00.000Z');
+const RELIST_MS = 300_000;
+
+/** A MemoryRuntime that counts the lists and inspects it answers. */
+class CountingRuntime extends MemoryRuntime {
+  lists = 0;
+  inspects = 0;
+
+  override async listContainers(): Promise<DockerContainerSummary[]> {
+    this.lists++;
+    return super.listContainers();
+  }
+
+  override async inspectContainer(idOrName: string) {
+    this.inspects++;
+    return super.inspectContainer(idOrName);
+  }
+}
+
+const stops: (() => void)[] = [];
+afterEach(() => {
+  for (const stop of stops.splice(0)) stop();
+});
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+function setup(streamSince: () => number | undefined = () => T0) {
+  const clock = new SimulatedClock();
+  clock.set(T0 + 1);
+  const runtime = new CountingRuntime(clock);
+  runtime.addImage('engine:1');
+  const observer = new Observer(runtime, () => clock.now(), {
+    streamSince,
+    relistMs: RELIST_MS,
+    settleMs: LIST_LAG_MS,
+  });
+  return { clock, runtime, observer, spec: desired(poolSpec()) };
+}
+
+describe('Observer: reusing the last observation', () => {
+  it('lists once and then asks Docker nothing while nothing changes, until the safety relist', async () => {
+    const { clock, runtime, observer, spec } = setup();
+    await runtime.run({
+      name: 'foreign',
+      Image: 'engine:1',
+      Labels: {},
+      HostConfig: { RestartPolicy: { Name: 'no' } },
+    });
+    await observer.observe(spec);
+    expect(runtime.lists).toBe(1);
+    // Six resync passes a minute for four minutes: no Docker call, each world as of its own pass.
+    for (let i = 0; i < 24; i++) {
+      clock.increment(10_000);
+      const world = await observer.observe(spec);
+      expect(world.observedAt).toBe(clock.now());
+    }
+    expect(runtime.lists).toBe(1);
+    clock.increment(RELIST_MS);
+    await observer.observe(spec);
+    expect(runtime.lists).toBe(2);
+  });
+
+  it('lists again after a change, and keeps listing until Docker has had time to catch up', async () => {
+    const { clock, runtime, observer, spec } = setup();
+    await observer.observe(spec);
+    clock.increment(10_000);
+    observer.changed();
+    clock.increment(150);
+    await observer.observe(spec);
+    expect(runtime.lists).toBe(2);
+    // This list was asked for 150 ms after the change: Docker may still show the old state.
+    clock.increment(350);
+    await observer.observe(spec);
+    expect(runtime.lists).toBe(3);
+    clock.increment(LIST_LAG_MS);
+    await observer.observe(spec);
+    expect(runtime.lists).toBe(4);
+    clock.increment(10_000);
+    await observer.observe(spec);
+    expect(runtime.lists).toBe(4);
+  });
+
+  it('lists on every pass while the event stream is down, and never trusts a list older than the stream', async () => {
+    let since: number | undefined;
+    const { clock, runtime, observer, spec } = setup(() => since);
+    await observer.observe(spec);
+    clock.increment(10_000);
+    await observer.observe(spec);
+    expect(runtime.lists).toBe(2);
+    // The stream connects after that list: a change in between would have raised no event.
+    since = clock.now() + 1;
+    clock.increment(10_000);
+    await observer.observe(spec);
+    expect(runtime.lists).toBe(3);
+    clock.increment(10_000);
+    await observer.observe(spec);
+    expect(runtime.lists).toBe(3);
+    // A gap in the stream drops the observation (onGap), and the next pass lists.
+    observer.invalidateAll();
+    await observer.observe(spec);
+    expect(runtime.lists).toBe(4);
+  });
+
+  it('does not inspect a VPN container on every pass while nothing changes', async () => {
+    const { clock, runtime, observer } = setup();
+    const vpnPool = poolSpec({ extra: '  vpn:\n    gluetun:\n      container: gluetun\n' });
+    await runtime.run({
+      name: 'gluetun',
+      Image: 'engine:1',
+      Labels: {},
+      HostConfig: { RestartPolicy: { Name: 'no' } },
+    });
+    await observer.observe(desired(vpnPool));
+    expect(runtime.inspects).toBe(1);
+    clock.increment(10_000);
+    await observer.observe(desired(vpnPool));
+    expect(runtime.inspects).toBe(1);
+  });
+
+  it('a container event from the real DockerEvents makes the next pass list and see it', async () => {
+    const clock = new SimulatedClock();
+    clock.set(T0);
+    const runtime = new CountingRuntime(clock);
+    runtime.addImage('engine:1');
+    let observer!: Observer;
+    const events = new DockerEvents({
+      docker: runtime,
+      clock,
+      logger: silentLogger(),
+      wake: () => {},
+      onStarted: (id) => observer.invalidate(id),
+      onChanged: () => observer.changed(),
+      onGap: () => observer.invalidateAll(),
+    });
+    observer = new Observer(runtime, () => clock.now(), {
+      streamSince: () => events.connectedSince(),
+      relistMs: RELIST_MS,
+      settleMs: LIST_LAG_MS,
+    });
+    events.start();
+    stops.push(() => events.stop());
+    await settle();
+    expect(events.connectedSince()).toBe(T0);
+    const spec = desired(poolSpec());
+    clock.increment(1);
+    await runtime.run({
+      name: 'ace-1',
+      Image: 'engine:1',
+      Labels: {},
+      HostConfig: { RestartPolicy: { Name: 'no' } },
+    });
+    await settle();
+    clock.increment(LIST_LAG_MS);
+    await observer.observe(spec);
+    clock.increment(10_000);
+    await observer.observe(spec);
+    expect(runtime.lists).toBe(1);
+
+    runtime.kill('ace-1');
+    await settle();
+    const world = await observer.observe(spec);
+    expect(runtime.lists).toBe(2);
+    expect(world.containers.find((c) => c.name === 'ace-1')?.state).toBe('exited');
+  });
+});
