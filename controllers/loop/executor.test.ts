@@ -121,4 +121,75 @@ describe('Executor: slow start', () => {
       'skipped',
     ]);
   });
+
+  it('starts at the cap for a template whose last creates worked, and slow starts again after a failure or for a new template', async () => {
+    let failing = false;
+    const fake = gatedDocker(() => failing);
+    const run = executor(fake.docker);
+    /** Lets every create finish, one at a time, until the plan is applied. */
+    const drain = async (done: Promise<unknown>) => {
+      let finished = false;
+      void done.then(() => {
+        finished = true;
+      });
+      while (!finished) await fake.finishOne();
+      return done;
+    };
+    await drain(
+      run.execute(
+        creates(1),
+        () => pool,
+        () => {},
+      ),
+    );
+
+    // Proven: eight creates at once (the cap), not one then two more per success.
+    fake.started.length = 0;
+    const wide = run.execute(
+      creates(10),
+      () => pool,
+      () => {},
+    );
+    await fake.settle();
+    expect(fake.started).toHaveLength(8);
+    await drain(wide);
+
+    // A new template (another hash) starts with one create alone.
+    const retemplated = poolSpec({
+      range: '19000-19049',
+      replicas: '{ minFree: 1, min: 20, max: 20 }',
+      image: 'engine:2',
+    });
+    fake.started.length = 0;
+    const fresh = run.execute(
+      creates(10),
+      () => retemplated,
+      () => {},
+    );
+    await fake.settle();
+    expect(fake.started).toHaveLength(1);
+    await drain(fresh);
+
+    // The proven template fails once: its next creates go back to slow start.
+    failing = true;
+    fake.started.length = 0;
+    await drain(
+      run.execute(
+        creates(10),
+        () => pool,
+        () => {},
+      ),
+    );
+    expect(fake.started).toHaveLength(8);
+    failing = false;
+    fake.started.length = 0;
+    const again = run.execute(
+      creates(10),
+      () => pool,
+      () => {},
+    );
+    await fake.settle();
+    expect(fake.started).toHaveLength(1);
+    await drain(again);
+  });
 });

@@ -10,10 +10,10 @@ import { renderEngine } from '../../state/template.js';
 import type { Logger } from '../observability/logger.js';
 import { isUnavailable, type Runtime, type RuntimeError } from '../runtime/runtime.js';
 
-// Applies a plan: removes and restarts first (bounded parallelism), then creates in slow start: one
-// create alone, then each success lets two more start (1, 2, 4, ... like batches, without waiting for
-// a batch's slowest create), under a concurrency cap; the first failure stops new creates, so a
-// systematic failure costs one call. One exhaustive switch maps an action to its Docker calls; each
+// Applies a plan: removes and restarts first (bounded parallelism), then creates: at the concurrency
+// cap at once when every template involved had its last create succeed, otherwise in slow start (one
+// create alone, then each success lets two more start, without waiting for the slowest); the first
+// failure stops new creates, so a systematic failure costs one call. One exhaustive switch maps an action to its Docker calls; each
 // Docker error is mapped on purpose (missing image, name or port taken, daemon gone).
 
 /** What came of one action. */
@@ -51,6 +51,8 @@ export interface ExecutorOptions {
 export class Executor {
   private readonly refusedPorts = new Map<number, number>();
   private readonly pulls = new Map<string, { pulling: boolean; at: number; error?: string }>();
+  /** Templates (by hash) whose last create worked: their creates skip the slow start. */
+  private readonly provenTemplates = new Set<string>();
 
   constructor(private readonly options: ExecutorOptions) {}
 
@@ -81,23 +83,33 @@ export class Executor {
         ...creates.map((action) => skipped(action, 'dockerUnavailable', 'Docker is unavailable')),
       ];
     }
-    outcomes.push(...(await this.slowStart(creates, (action) => this.apply(action, poolOf, onPulled))));
+    const template = (action: CreateAction) => poolOf(action.pool)?.templateHash ?? '';
+    const proven = creates.every((action) => this.provenTemplates.has(template(action)));
+    const created = await this.slowStart(creates, proven, (action) => this.apply(action, poolOf, onPulled));
+    for (const outcome of created) {
+      const hash = template(outcome.action as CreateAction);
+      if (outcome.ok) this.provenTemplates.add(hash);
+      else if (outcome.failure) this.provenTemplates.delete(hash);
+    }
+    outcomes.push(...created);
     return outcomes;
   }
 
   /**
    * Runs creates in slow start. Why not batches: each batch of 1, 2, 4, 8 waited for its slowest create
    * while dockerd had room for more; 0 -> 20 engines took 1.12x the time of 20 parallel `docker run`s
-   * (bench/startup.bench.ts). A finished create now frees its slots at once.
+   * (bench/startup.bench.ts). A finished create now frees its slots at once. A `proven` template (its
+   * last create worked) starts at the cap: probing with one create first cost a whole create's time.
    */
   private slowStart(
     creates: readonly CreateAction[],
+    proven: boolean,
     apply: (action: Action) => Promise<Outcome>,
   ): Promise<Outcome[]> {
     const cap = this.options.concurrency ?? 8;
     const results: Outcome[] = new Array(creates.length);
     let next = 0;
-    let allowed = 1;
+    let allowed = proven ? cap : 1;
     let inFlight = 0;
     let failed = false;
     return new Promise((resolve) => {
