@@ -11,7 +11,7 @@ import type { Logger } from '../observability/logger.js';
 import { DueJobs } from './dueTimer.js';
 
 // Engine health checks: each running engine's `template.health.path` is fetched on its own schedule
-// (every 250 ms while it starts, every `intervalSeconds` once ready), a bounded number at a time. The
+// (at once, every 50 ms for its first seconds, then every 250 ms while it starts, every `intervalSeconds` once ready), a bounded number at a time. The
 // records are the only health knowledge; a transition (ready, unhealthy) wakes the loop.
 
 /** One engine to probe, as the controller resolves it each tick. */
