@@ -138,7 +138,7 @@ export async function runController(options: RunOptions): Promise<number> {
     wake,
     relevant: (event) => concernsPools(event, vpnContainers(specSource.current().spec)),
     onStarted: (id) => controller.invalidate(id),
-    onChanged: () => controller.containersChanged(),
+    onChanged: (event) => controller.containersChanged(event),
     onGap: () => controller.invalidate(),
   });
   const token = env.ENGINEPOOL_API_TOKEN || undefined;

@@ -11,7 +11,7 @@ import type { httpGet } from '../http/client.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { engineEndpoint, type SelfLocation } from '../runtime/addressing.js';
-import { isUnavailable, type Runtime } from '../runtime/runtime.js';
+import { isUnavailable, type Runtime, type RuntimeEvent } from '../runtime/runtime.js';
 import type { StreamRegistry } from '../streams/registry.js';
 import { EngineProber, type ProbeTarget } from './engineProber.js';
 import { LIST_LAG_MS } from './events.js';
@@ -175,8 +175,8 @@ export class Controller {
   }
 
   /** Some container changed (an event said so): the next pass lists Docker again. */
-  containersChanged(): void {
-    this.observer.changed();
+  containersChanged(event: RuntimeEvent): void {
+    this.observer.changed(event);
   }
 
   /** Stops timers and machines (the engines keep running) and refuses waiting provision requests. */

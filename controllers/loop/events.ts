@@ -58,7 +58,7 @@ export interface DockerEventsOptions {
   /** A container (re)started: what was known of it is stale. */
   readonly onStarted: (containerId: string) => void;
   /** Some container changed (any waking event, ours or not): the last list of containers is stale. */
-  readonly onChanged?: () => void;
+  readonly onChanged?: (event: RuntimeEvent) => void;
   /** The stream dropped and came back: anything may have changed in between. */
   readonly onGap: () => void;
   readonly backoffInitialMs?: number;
@@ -105,7 +105,7 @@ export class DockerEvents {
       for await (const event of events) {
         if (event.time !== undefined) this.lastSeconds = event.time;
         if (!wakes(event)) continue;
-        this.options.onChanged?.();
+        this.options.onChanged?.(event);
         if (event.Action === 'start' || event.Action === 'restart')
           this.options.onStarted(event.Actor?.ID ?? '');
         if (this.options.relevant && !this.options.relevant(event)) continue;

@@ -14,14 +14,20 @@ import { Observer } from './observer.js';
 const T0 = Date.parse('2026-12-07T12:00:00.000Z');
 const RELIST_MS = 300_000;
 
-/** A MemoryRuntime that counts the lists and inspects it answers. */
+/** A MemoryRuntime that counts the lists and inspects it answers; its list can lag as dockerd's does. */
 class CountingRuntime extends MemoryRuntime {
   lists = 0;
   inspects = 0;
+  /** Containers the list still shows running (dockerd lists a `die` late). */
+  readonly listedRunning = new Set<string>();
 
   override async listContainers(): Promise<DockerContainerSummary[]> {
     this.lists++;
-    return super.listContainers();
+    return (await super.listContainers()).map((c) =>
+      this.listedRunning.has(c.Names?.[0]?.slice(1) ?? '')
+        ? { ...c, State: 'running', Status: 'Up 5 minutes' }
+        : c,
+    );
   }
 
   override async inspectContainer(idOrName: string) {
@@ -144,7 +150,7 @@ describe('Observer: reusing the last observation', () => {
       logger: silentLogger(),
       wake: () => {},
       onStarted: (id) => observer.invalidate(id),
-      onChanged: () => observer.changed(),
+      onChanged: (event) => observer.changed(event),
       onGap: () => observer.invalidateAll(),
     });
     observer = new Observer(runtime, () => clock.now(), {
@@ -176,5 +182,38 @@ describe('Observer: reusing the last observation', () => {
     const world = await observer.observe(spec);
     expect(runtime.lists).toBe(2);
     expect(world.containers.find((c) => c.name === 'ace-1')?.state).toBe('exited');
+  });
+
+  it('sees a container a die event named as exited while the list still shows it running', async () => {
+    const { clock, runtime, observer, spec } = setup();
+    await runtime.run({
+      name: 'ace-1',
+      Image: 'engine:1',
+      Labels: {},
+      HostConfig: { RestartPolicy: { Name: 'no' } },
+    });
+    const id = runtime.find('ace-1')!.id;
+    runtime.kill('ace-1');
+    runtime.listedRunning.add('ace-1');
+    observer.changed({
+      Type: 'container',
+      Action: 'die',
+      Actor: { ID: id, Attributes: { exitCode: '137' } },
+    });
+    clock.increment(10);
+    let world = await observer.observe(spec);
+    expect(world.containers.find((c) => c.name === 'ace-1')).toMatchObject({
+      state: 'exited',
+      exitCode: 137,
+    });
+
+    // Started again (a start event): the list is believed again, and no inspect is needed.
+    await runtime.startContainer(id);
+    observer.invalidate(id);
+    const inspects = runtime.inspects;
+    clock.increment(10);
+    world = await observer.observe(spec);
+    expect(world.containers.find((c) => c.name === 'ace-1')?.state).toBe('running');
+    expect(runtime.inspects).toBe(inspects);
   });
 });

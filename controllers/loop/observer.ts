@@ -9,7 +9,7 @@ import {
   toDockerState,
 } from '../../state/observed.js';
 import { type DesiredSpec, vpnContainers } from '../../state/spec.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { Runtime, RuntimeEvent } from '../runtime/runtime.js';
 
 // One observation per tick: a single list of every container (ours carry the pool label; the others
 // block names and ports), plus inspect only where the list is silent: the VPN containers, the port
@@ -43,6 +43,8 @@ export class Observer {
   };
   /** When a container last changed (an event, or an action of this controller). */
   private changedAt = Number.NEGATIVE_INFINITY;
+  /** Containers a `die` event named, until Docker's list says they stopped, or they start again. */
+  private readonly dying = new Set<string>();
 
   constructor(
     private readonly docker: Runtime,
@@ -54,6 +56,7 @@ export class Observer {
   invalidate(containerId: string): void {
     this.startedAt.delete(containerId);
     this.stoppedBindings.delete(containerId);
+    this.dying.delete(containerId);
     this.changed();
   }
 
@@ -64,9 +67,13 @@ export class Observer {
     this.last = undefined;
   }
 
-  /** Some container changed (an event said so, or this controller acted): the next pass lists again. */
-  changed(): void {
+  /**
+   * Some container changed (an event said so, or this controller acted): the next pass lists again.
+   * A `die` event's container is looked at by inspect while the list still shows it running.
+   */
+  changed(event?: RuntimeEvent): void {
     this.changedAt = this.now();
+    if (event?.Action === 'die' && event.Actor?.ID) this.dying.add(event.Actor.ID);
   }
 
   /** Observes Docker, or reuses the last observation when nothing can have changed since. */
@@ -107,7 +114,7 @@ export class Observer {
 
   private async list(vpnNames: readonly string[]): Promise<ObservedWorld> {
     const askedAt = this.now();
-    const list = await this.docker.listContainers();
+    const list = await this.withDeaths(await this.docker.listContainers());
     const ids = new Set(list.map((c) => c.Id));
     for (const id of [...this.stoppedBindings.keys()]) if (!ids.has(id)) this.stoppedBindings.delete(id);
     for (const id of [...this.startedAt.keys()]) if (!ids.has(id)) this.startedAt.delete(id);
@@ -145,6 +152,31 @@ export class Observer {
       list,
       { stoppedBindings: this.stoppedBindings, vpnDetails, engineStartedAt: this.startedAt },
       this.now(),
+    );
+  }
+
+  /**
+   * The list, with containers a `die` event named shown as Docker's inspect has them. Why: dockerd lists
+   * a container as running for a while after its `die` event (more under load); waiting for the list
+   * delayed a killed engine's replacement by a settle wake (150-500 ms). Inspect sees the exit at once.
+   */
+  private async withDeaths(list: DockerContainerSummary[]): Promise<DockerContainerSummary[]> {
+    const listed = new Set(list.map((c) => c.Id));
+    for (const id of [...this.dying]) if (!listed.has(id)) this.dying.delete(id);
+    return Promise.all(
+      list.map(async (summary) => {
+        if (!this.dying.has(summary.Id)) return summary;
+        if (!isLive(toDockerState(summary.State))) {
+          this.dying.delete(summary.Id);
+          return summary;
+        }
+        const state = (await this.docker.inspectContainer(summary.Id))?.State;
+        if (!state || isLive(toDockerState(state.Status))) {
+          this.dying.delete(summary.Id);
+          return summary;
+        }
+        return { ...summary, State: state.Status, Status: `Exited (${state.ExitCode ?? 0})` };
+      }),
     );
   }
 }
