@@ -57,7 +57,11 @@ export interface DockerEventsOptions {
   readonly relevant?: (event: RuntimeEvent) => boolean;
   /** A container (re)started: what was known of it is stale. */
   readonly onStarted: (containerId: string) => void;
-  /** Some container changed (any waking event, ours or not): the last list of containers is stale. */
+  /**
+   * A relevant container changed: the last list of containers is stale. Why not on every event: on a
+   * shared Docker engine others' churn would make every pass list again; a foreign container that took
+   * a name or port since is found by the create it fails (set aside, relisted) or the safety relist.
+   */
   readonly onChanged?: (event: RuntimeEvent) => void;
   /** The stream dropped and came back: anything may have changed in between. */
   readonly onGap: () => void;
@@ -105,10 +109,10 @@ export class DockerEvents {
       for await (const event of events) {
         if (event.time !== undefined) this.lastSeconds = event.time;
         if (!wakes(event)) continue;
-        this.options.onChanged?.(event);
         if (event.Action === 'start' || event.Action === 'restart')
           this.options.onStarted(event.Actor?.ID ?? '');
         if (this.options.relevant && !this.options.relevant(event)) continue;
+        this.options.onChanged?.(event);
         const reason = `${event.Action} ${event.Actor?.Attributes?.name ?? event.Actor?.ID ?? ''}`;
         wake(reason);
         this.settle(reason);

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
+import { LABELS } from '../../state/labels.js';
 import type { DockerContainerSummary } from '../../state/observed.js';
 import { desired, poolSpec } from '../../test/support/fixtures.js';
 import { MemoryRuntime } from '../../test/support/memoryRuntime.js';
 import { silentLogger } from '../observability/logger.js';
-import { DockerEvents, LIST_LAG_MS } from './events.js';
+import { concernsPools, DockerEvents, LIST_LAG_MS } from './events.js';
 import { Observer } from './observer.js';
 
 // The observer's reuse of its last list: an idle controller with a healthy event stream asks Docker
@@ -138,7 +139,7 @@ describe('Observer: reusing the last observation', () => {
     expect(runtime.inspects).toBe(1);
   });
 
-  it('a container event from the real DockerEvents makes the next pass list and see it', async () => {
+  it("an event of the pool's containers from the real DockerEvents makes the next pass list; others' churn does not", async () => {
     const clock = new SimulatedClock();
     clock.set(T0);
     const runtime = new CountingRuntime(clock);
@@ -149,6 +150,7 @@ describe('Observer: reusing the last observation', () => {
       clock,
       logger: silentLogger(),
       wake: () => {},
+      relevant: (event) => concernsPools(event, new Set()),
       onStarted: (id) => observer.invalidate(id),
       onChanged: (event) => observer.changed(event),
       onGap: () => observer.invalidateAll(),
@@ -167,13 +169,21 @@ describe('Observer: reusing the last observation', () => {
     await runtime.run({
       name: 'ace-1',
       Image: 'engine:1',
-      Labels: {},
+      Labels: { [LABELS.pool]: 'ace' },
       HostConfig: { RestartPolicy: { Name: 'no' } },
     });
     await settle();
     clock.increment(LIST_LAG_MS);
     await observer.observe(spec);
     clock.increment(10_000);
+    await runtime.run({
+      name: 'web',
+      Image: 'engine:1',
+      Labels: {},
+      HostConfig: { RestartPolicy: { Name: 'no' } },
+    });
+    runtime.kill('web');
+    await settle();
     await observer.observe(spec);
     expect(runtime.lists).toBe(1);
 

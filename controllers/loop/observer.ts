@@ -57,7 +57,6 @@ export class Observer {
     this.startedAt.delete(containerId);
     this.stoppedBindings.delete(containerId);
     this.dying.delete(containerId);
-    this.changed();
   }
 
   /** Forgets every cached inspect and the last list (after a gap in the event stream). */
