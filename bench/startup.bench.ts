@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { httpProbe } from '../controllers/http/client.js';
 import { createDockerRuntime } from '../controllers/runtime/docker/dockerRuntime.js';
@@ -14,6 +14,7 @@ import {
   removeContainers,
   waitFor,
 } from '../test/support/harness.js';
+import { portBase, processUsage, sleep } from './machine.js';
 import { median, ms, recordResults, table, verdict } from './report.js';
 
 // Goal 1: from a file edit asking for 0 -> 20 engines to all 20 answering their health path, against 20
@@ -31,11 +32,11 @@ const run = promisify(execFile);
 const ENGINES = 20;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP ?? 1);
-/** Host ports (all within 23000-23999, the range this benchmark may use). */
-const BASELINE_RANGE = { start: 23000, end: 23000 + ENGINES - 1 };
-const POOL_RANGE = { start: 23100, end: 23100 + ENGINES - 1 };
-const IDLE_RANGE = { start: 23200, end: 23201 };
-const API_PORT = 23990;
+/** Host ports (all within the 1,000 from BENCH_PORT_BASE, the range the benchmarks may use). */
+const BASELINE_RANGE = { start: portBase(), end: portBase() + ENGINES - 1 };
+const POOL_RANGE = { start: portBase() + 100, end: portBase() + 100 + ENGINES - 1 };
+const IDLE_RANGE = { start: portBase() + 200, end: portBase() + 201 };
+const API_PORT = portBase() + 990;
 const HEALTH_PATH = '/webui/api/service?method=get_version';
 const BASELINE_LABEL = 'io.enginepool.bench';
 const POLL_MS = 20;
@@ -45,7 +46,6 @@ const HOLD_SAMPLE_MS = 10_000;
 const GOAL_RATIO = 1.1;
 const HARD_RATIO = 1.5;
 
-const sleep = (msToWait: number) => new Promise((resolve) => setTimeout(resolve, msToWait));
 const ports = (range: { start: number; end: number }) =>
   Array.from({ length: range.end - range.start + 1 }, (_, i) => range.start + i);
 
@@ -236,16 +236,6 @@ async function removeBaseline(): Promise<void> {
   await removeContainers({ names: list.map((c) => c.Id) });
 }
 
-/** CPU time (user + system, in clock ticks of 10 ms) and memory of a process, from /proc. */
-function processUsage(pid: number): { cpuTicks: number; rssKiB: number; hwmKiB: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? Number.NaN);
-  // Why: after ")" the fields start at stat's 3rd; utime and stime are the 14th and 15th.
-  return { cpuTicks: Number(fields[11]) + Number(fields[12]), rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM') };
-}
-
 async function cleanUp(ctl?: ControllerProcess): Promise<void> {
   await ctl?.stop();
   await removeBaseline();
@@ -259,7 +249,7 @@ async function checkPortsFree(): Promise<void> {
     const held = (container.Ports ?? []).map((p) => p.PublicPort).filter((p) => wanted.has(p));
     if (held.length > 0) {
       throw new Error(
-        `container ${container.Names[0]} publishes port ${held.join(', ')}, which this benchmark needs (23000-23999)`,
+        `container ${container.Names[0]} publishes port ${held.join(', ')}, which this benchmark needs (${portBase()}-${portBase() + 999})`,
       );
     }
   }
