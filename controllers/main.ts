@@ -136,7 +136,10 @@ export async function runController(options: RunOptions): Promise<number> {
     clock,
     logger,
     wake,
-    relevant: (event) => concernsPools(event, vpnContainers(specSource.current().spec)),
+    relevant: (event) => {
+      const spec = specSource.current().spec;
+      return concernsPools(event, new Set(spec?.pools.map((p) => p.name)), vpnContainers(spec));
+    },
     onStarted: (id) => controller.invalidate(id),
     onChanged: (event) => controller.containersChanged(event),
     onGap: () => controller.invalidate(),

@@ -11,12 +11,17 @@ const event = (action: string, attributes?: Record<string, string>): RuntimeEven
 
 describe('which Docker events wake the loop', () => {
   it.each([
-    ['an engine of any pool', event('die', { name: 'ace-1', [LABELS.pool]: 'ace' }), true],
+    ['an engine of a pool in the file', event('die', { name: 'ace-1', [LABELS.pool]: 'ace' }), true],
+    [
+      "an engine of a pool not in the file (another controller's)",
+      event('die', { name: 'b-1', [LABELS.pool]: 'b' }),
+      false,
+    ],
     ['a VPN container of the spec', event('restart', { name: 'gluetun' }), true],
     ['a container nobody manages', event('destroy', { name: 'web' }), false],
     ['an event without attributes (cannot tell)', event('start'), true],
   ])('%s', (_title, e, expected) => {
-    expect(wakes(e) && concernsPools(e, new Set(['gluetun']))).toBe(expected);
+    expect(wakes(e) && concernsPools(e, new Set(['ace']), new Set(['gluetun']))).toBe(expected);
   });
 
   it('ignores actions that change nothing the controller plans on', () => {

@@ -36,15 +36,21 @@ export function wakes(event: RuntimeEvent): boolean {
 }
 
 /**
- * True when an event is about a container this controller manages (it carries the pool label) or one
- * of its VPN containers. Why: every other container's churn woke a pass; on a busy Docker engine each
+ * True when an event is about an engine of a pool in this file (it carries the pool label) or one of
+ * its VPN containers. Why: every other container's churn woke a pass; on a busy Docker engine each
  * such pass's `docker ps` took up to 5 s, and a pass in flight delays the one that applies a file edit.
- * Changes to foreign containers (names, ports) are seen by the next pass anyway.
+ * Engines of pools not in the file are never touched (another controller may own them), so their
+ * churn, like foreign containers' (names, ports), is seen by the next pass that lists anyway.
  */
-export function concernsPools(event: RuntimeEvent, vpnNames: ReadonlySet<string>): boolean {
+export function concernsPools(
+  event: RuntimeEvent,
+  pools: ReadonlySet<string>,
+  vpnNames: ReadonlySet<string>,
+): boolean {
   const attributes = event.Actor?.Attributes;
   if (!attributes?.name) return true;
-  return attributes[LABELS.pool] !== undefined || vpnNames.has(attributes.name);
+  const pool = attributes[LABELS.pool];
+  return (pool !== undefined && pools.has(pool)) || vpnNames.has(attributes.name);
 }
 
 /** Options of {@link DockerEvents}. */

@@ -150,7 +150,7 @@ describe('Observer: reusing the last observation', () => {
       clock,
       logger: silentLogger(),
       wake: () => {},
-      relevant: (event) => concernsPools(event, new Set()),
+      relevant: (event) => concernsPools(event, new Set(['ace']), new Set()),
       onStarted: (id) => observer.invalidate(id),
       onChanged: (event) => observer.changed(event),
       onGap: () => observer.invalidateAll(),
