@@ -83,10 +83,10 @@ function status(c: Case): PoolStatus {
 
 const lines = (s: PoolStatus) => s.conditions.map((c) => `${c.type}=${c.status} ${c.reason}: ${c.message}`);
 
-const WITHIN = 'ScalingLimited=False WithinLimits: 1 engines wanted, max 5';
+const WITHIN = 'ScalingLimited=False WithinLimits: 1 engine wanted, max 5';
 const AS_EXPECTED = 'Degraded=False AsExpected: no provisioning problem';
 const CONVERGED = 'Progressing=False Converged: the pool matches the file';
-const SCALING_UP = 'Progressing=True ScalingUp: 1 engines wanted, 0 starting';
+const SCALING_UP = 'Progressing=True ScalingUp: 1 engine wanted, 0 starting';
 const BREAKER_OPEN =
   'circuit breaker open until 1970-01-01T00:14:00.000Z after 5 provisioning failures (last: StartFailed: exit 1)';
 
@@ -107,7 +107,7 @@ describe('poolStatus: conditions', () => {
       { list: [engine(ace, 1)] },
       [
         'Ready=False EnginesStarting: 0 of minFree 1 free engines ready, 1 starting',
-        'Progressing=True ScalingUp: 1 engines wanted, 1 starting',
+        'Progressing=True ScalingUp: 1 engine wanted, 1 starting',
         AS_EXPECTED,
         WITHIN,
       ],
@@ -224,7 +224,7 @@ describe('poolStatus: conditions', () => {
       { list: [engine(ace, 1), engine(ace, 2)], probes: allReady(ace, [1, 2]) },
       [
         'Ready=True MinFreeAvailable: 2 free engines ready (minFree 1)',
-        'Progressing=True Reconciling: 1 actions this pass',
+        'Progressing=True Reconciling: 1 action this pass',
         AS_EXPECTED,
         WITHIN,
       ],

@@ -1,4 +1,5 @@
 import { describeBreaker } from '../state/machines/circuitBreaker.js';
+import { plural } from '../state/words.js';
 import { type EngineState, type EngineStatus, engineState } from './engines.js';
 import type { PoolPlan } from './plan.js';
 
@@ -142,14 +143,14 @@ export function poolStatus(input: PoolStatusInput): PoolStatus {
       type: 'Progressing',
       status: 'True',
       reason: 'ScalingUp',
-      message: `${plan.desired} engines wanted, ${starting} starting`,
+      message: `${plural(plan.desired, 'engine')} wanted, ${starting} starting`,
     });
   } else if (input.planned.length > 0) {
     conditions.push({
       type: 'Progressing',
       status: 'True',
       reason: 'Reconciling',
-      message: `${input.planned.length} actions this pass`,
+      message: `${plural(input.planned.length, 'action')} this pass`,
     });
   } else if (vpn && !vpn.usable) {
     // Why: behind a VPN that is not usable nothing is started or judged; "Converged" said the pool
@@ -219,7 +220,7 @@ export function poolStatus(input: PoolStatusInput): PoolStatus {
           type: 'ScalingLimited',
           status: 'False',
           reason: 'WithinLimits',
-          message: `${plan.desired} engines wanted, max ${max}`,
+          message: `${plural(plan.desired, 'engine')} wanted, max ${max}`,
         },
   );
 
