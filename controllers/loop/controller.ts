@@ -13,6 +13,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { engineEndpoint, type SelfLocation } from '../runtime/addressing.js';
 import { isUnavailable, type Runtime } from '../runtime/runtime.js';
 import type { StreamRegistry } from '../streams/registry.js';
+import { ActionLog } from './actionLog.js';
 import { EngineProber, type ProbeTarget } from './engineProber.js';
 import { Executor, type Outcome } from './executor.js';
 import { Machines } from './machines.js';
@@ -74,6 +75,8 @@ export interface ControllerOptions {
   readonly concurrency?: number;
   /** Asks the loop for another pass soon (events, probe transitions, machine changes). */
   readonly wake: (reason: string) => void;
+  /** Called after every update of the status (the status page pushes it to its viewers). */
+  readonly onStatus?: () => void;
 }
 
 /** The controller: one reconcile pass at a time, and the status it computed last. */
@@ -83,6 +86,8 @@ export class Controller {
   readonly vpnProber: VpnProber;
   readonly executor: Executor;
   readonly observer: Observer;
+  /** Each pool's last actions with their reasons. */
+  readonly actions = new ActionLog();
   private readonly provisions: ProvisionRequests;
   private readonly startedAt: number;
   private world?: ObservedWorld;
@@ -273,6 +278,8 @@ export class Controller {
     const observed = performance.now();
     const plan = planTick({ spec, world, view, now });
     this.logBlocked(plan);
+    // Why: acting can take seconds (slow start, a busy Docker); what this pass saw is shown at once.
+    this.updateStatus(spec, world, plan, specState);
     const planned = performance.now();
     const poolsByName = new Map(spec.pools.map((p) => [p.name, p]));
     const outcomes = await this.executor.execute(
@@ -379,6 +386,7 @@ export class Controller {
   private record(outcomes: readonly Outcome[]): void {
     const { logger, metrics } = this.options;
     const breakers = this.machines.breakerViews();
+    this.actions.record(outcomes, this.options.clock.now());
     for (const outcome of outcomes) {
       const { action } = outcome;
       const log = logger.child({ pool: action.pool });
@@ -468,6 +476,7 @@ export class Controller {
     for (const name of this.statuses.keys()) if (!statuses.has(name)) this.options.metrics.forgetPool(name);
     this.statuses = statuses;
     this.engineSources = sources;
+    this.options.onStatus?.();
   }
 
   private engineInfo(

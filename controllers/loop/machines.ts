@@ -13,6 +13,31 @@ interface PoolMachines {
   readonly breaker: Actor<typeof circuitBreakerMachine>;
   readonly vpn?: Actor<typeof vpnLifecycleMachine>;
   templateHash: string;
+  /** The last change of state of each machine, for the status page. */
+  readonly transitions: { breaker?: MachineTransition; vpn?: MachineTransition };
+}
+
+/** A machine's change of state: when, from what, to what, and why. */
+export interface MachineTransition {
+  readonly at: number;
+  readonly from: string;
+  readonly to: string;
+  readonly reason: string;
+}
+
+/** Why a VPN machine moved into its phase. */
+function vpnReason(view: VpnView): string {
+  if (view.phase === 'emergency') return view.lastError ?? 'probes failed';
+  if (view.phase === 'recovering') return 'probes answer again; waiting for it to stay up';
+  return view.phase === 'healthy' ? 'probes answer' : 'not probed yet';
+}
+
+/** Why a breaker moved into `to` (its events carry no cause once applied, so it is told by the target). */
+function breakerReason(from: string, view: BreakerView): string {
+  if (view.state === 'open')
+    return `${view.failures} provisioning failures${view.lastFailure ? `; last: ${view.lastFailure}` : ''}`;
+  if (view.state === 'halfOpen') return 'cool-down over or template edited: one trial create';
+  return from === 'halfOpen' ? 'the trial engine became ready' : 'reset';
 }
 
 function breakerInput(pool: PoolSpec) {
@@ -72,10 +97,13 @@ export class Machines {
   private start(pool: PoolSpec): PoolMachines {
     const log = this.logger.child({ pool: pool.name });
     const breaker = createActor(circuitBreakerMachine, { clock: this.clock, input: breakerInput(pool) });
+    const transitions: PoolMachines['transitions'] = {};
     let lastBreaker = 'closed';
     breaker.subscribe((snapshot) => {
       const view = breakerView(snapshot);
       if (view.state === lastBreaker) return;
+      const reason = breakerReason(lastBreaker, view);
+      transitions.breaker = { at: this.clock.now(), from: lastBreaker, to: view.state, reason };
       lastBreaker = view.state;
       const retryAt = view.retryAt === undefined ? undefined : new Date(view.retryAt).toISOString();
       if (view.state === 'open') {
@@ -100,6 +128,12 @@ export class Machines {
       vpn.subscribe((snapshot) => {
         const view = vpnView(snapshot);
         if (view.phase !== lastPhase) {
+          transitions.vpn = {
+            at: this.clock.now(),
+            from: lastPhase,
+            to: view.phase,
+            reason: vpnReason(view),
+          };
           const level = view.phase === 'emergency' ? 'warn' : 'info';
           log[level](
             { from: lastPhase, to: view.phase, reason: view.lastError ?? undefined },
@@ -117,7 +151,7 @@ export class Machines {
       });
       vpn.start();
     }
-    return { breaker, ...(vpn ? { vpn } : {}), templateHash: pool.templateHash };
+    return { breaker, ...(vpn ? { vpn } : {}), templateHash: pool.templateHash, transitions };
   }
 
   /** Records a provisioning failure of a pool. */
@@ -163,6 +197,11 @@ export class Machines {
         publicIp: result.publicIp,
       });
     else vpn.send({ type: 'PROBE_FAILED', at, reason: result.reason });
+  }
+
+  /** The last change of state of a pool's breaker and VPN machine (none before the first). */
+  transitions(pool: string): { breaker?: MachineTransition; vpn?: MachineTransition } {
+    return this.pools.get(pool)?.transitions ?? {};
   }
 
   breakerViews(): Map<string, BreakerView> {
