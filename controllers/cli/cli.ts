@@ -15,6 +15,7 @@ import { createDockerRuntime } from '../runtime/docker/dockerRuntime.js';
 import { readStreamFacts } from '../streams/registry.js';
 import { runDoctor } from './doctor/doctor.js';
 import { renderStatus } from './statusTable.js';
+import { watchStatus } from './statusWatch.js';
 
 // `enginepool <command>`: run, validate, plan, status, doctor, schema (contract §2).
 
@@ -25,7 +26,8 @@ Commands:
   validate FILE                                            check a desired-state file (exit 0 valid, 1 invalid)
   plan --config FILE                                       print what one reconcile would do, change nothing
                                                            (exit 0 nothing to do, 1 changes, 2 error)
-  status [--url URL] [-o json]                             a running controller's pools, engines and conditions
+  status [--url URL] [-o json] [--watch]                   a running controller's pools, engines and conditions
+                                                           (--watch: redrawn live, as on the status page at /)
   doctor --config FILE [--state-dir DIR]                   check the file, Docker, images, networks, the VPN,
                                                            ports and the state dir (exit 0 all good, 1 problems)
   schema                                                   print the JSON Schema (draft-07) of the file
@@ -141,9 +143,14 @@ async function plan(args: string[], io: Io): Promise<number> {
 async function status(args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { url: { type: 'string' }, output: { type: 'string', short: 'o' } },
+    options: {
+      url: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      watch: { type: 'boolean', short: 'w' },
+    },
   });
   const url = values.url ?? process.env.ENGINEPOOL_URL ?? 'http://127.0.0.1:8000';
+  if (values.watch) return watchStatus({ url, io, clear: process.stdout.isTTY === true });
   const output = values.output ?? 'table';
   if (output !== 'table' && output !== 'json') {
     io.err(`status: -o expects "table" or "json", got "${output}"`);
