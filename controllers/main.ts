@@ -132,17 +132,17 @@ export async function runController(options: RunOptions): Promise<number> {
     self: () => self,
     ...(env.ENGINEPOOL_ENGINE_HOST ? { engineHost: env.ENGINEPOOL_ENGINE_HOST } : {}),
     wake,
-    onStatus: () => hub?.changed(),
+    onPublish: () => hub?.changed(),
   });
   hub = new StatusHub({
     clock,
-    build: () => readSnapshot(controller, specSource.current(), clock.now()),
+    build: () => readSnapshot(controller.view, specSource.current(), clock.now()),
   });
   const watcher = new StreamWatcher({
     registry,
     clock,
     logger,
-    endpoint: (containerId) => controller.allEngines().find((e) => e.containerId === containerId),
+    endpoint: (containerId) => controller.view.allEngines().find((e) => e.containerId === containerId),
     wake,
     periodMs: checkSeconds * 1000,
   });
@@ -159,7 +159,7 @@ export async function runController(options: RunOptions): Promise<number> {
     },
     resyncMs: resyncSeconds(env) * 1000,
     onResync: () => {
-      controller.observer.invalidateAll();
+      controller.invalidate();
       if (!selfKnown) void refreshSelf();
     },
   });
@@ -169,16 +169,16 @@ export async function runController(options: RunOptions): Promise<number> {
     logger,
     wake,
     relevant: (event) => concernsPools(event, vpnContainers(specSource.current().spec)),
-    onStarted: (id) => controller.observer.invalidate(id),
-    onGap: () => controller.observer.invalidateAll(),
+    onStarted: (id) => controller.invalidate(id),
+    onGap: () => controller.invalidate(),
   });
   const token = env.ENGINEPOOL_API_TOKEN || undefined;
-  const deps = { controller, registry, metrics, logger, clock, wake };
+  const deps = { controller, view: controller.view, registry, metrics, logger, clock, wake };
   const server = createHttpServer({
     routes: [
       ...apiRoutes(deps),
       ...compatRoutes(deps),
-      ...statusRoutes({ controller, specState: () => specSource.current(), clock, hub }),
+      ...statusRoutes({ view: controller.view, specState: () => specSource.current(), clock, hub }),
     ],
     ...(token ? { token } : {}),
     logger,

@@ -1,5 +1,5 @@
 import type { PoolStatus } from '../../reconcilers/status.js';
-import type { EngineInfo } from '../loop/controller.js';
+import type { EngineInfo } from '../loop/readModel.js';
 
 // `enginepool status`: a running controller's pools, engines and conditions, as tables or JSON.
 

@@ -37,7 +37,6 @@ export interface DoctorOptions {
   readonly stateDir?: string | undefined;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly docker: Runtime;
-  readonly io: { out: (text: string) => void; err: (text: string) => void };
   /** Timeout of one control-server request. */
   readonly httpTimeoutMs?: number;
 }
@@ -62,9 +61,8 @@ const fail = (check: string, detail: string, fix: string): Finding => ({
   fix,
 });
 
-/** Runs every check and prints the findings; 0 when nothing failed, 1 otherwise. */
-export async function runDoctor(options: DoctorOptions): Promise<number> {
-  const started = performance.now();
+/** Runs every check; the findings in the order they were made. */
+export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
   const { env, docker } = options;
   const findings: Finding[] = [];
   const { result } = readSpecFile(options.config, env);
@@ -127,16 +125,17 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
   }
   findings.push(stateDirFinding(options.stateDir ?? defaultStateDirFor(options.config, env)));
 
-  for (const line of formatFindings(findings)) options.io.out(line);
+  return findings;
+}
+
+/** The closing line of a doctor run. */
+export function summarise(findings: readonly Finding[], seconds: number): string {
   const failed = findings.filter((f) => f.severity === 'fail').length;
   const warned = findings.filter((f) => f.severity === 'warn').length;
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  options.io.out(
-    failed === 0
-      ? `no problems found${warned > 0 ? ` (${plural(warned, 'warning')})` : ''} in ${seconds} s`
-      : `${plural(failed, 'problem')}${warned > 0 ? `, ${plural(warned, 'warning')}` : ''} found in ${seconds} s`,
-  );
-  return failed === 0 ? 0 : 1;
+  const took = seconds.toFixed(1);
+  return failed === 0
+    ? `no problems found${warned > 0 ? ` (${plural(warned, 'warning')})` : ''} in ${took} s`
+    : `${plural(failed, 'problem')}${warned > 0 ? `, ${plural(warned, 'warning')}` : ''} found in ${took} s`;
 }
 
 function plural(count: number, noun: string): string {

@@ -4,7 +4,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import type { Clock } from '../../../state/clock.js';
 import type { SpecState } from '../../config/specSource.js';
-import type { Controller } from '../../loop/controller.js';
+import type { ReadModel } from '../../loop/readModel.js';
 import { errorReply, type Reply, type Route } from '../server.js';
 import type { StatusHub } from './hub.js';
 import { renderLive, renderPage } from './page.js';
@@ -16,24 +16,24 @@ import { type StatusSnapshot, statusSnapshot } from './snapshot.js';
 
 /** What the status routes read. */
 export interface StatusDeps {
-  readonly controller: Controller;
+  readonly view: ReadModel;
   readonly specState: () => SpecState;
   readonly clock: Clock;
   readonly hub: StatusHub;
 }
 
 /** The current snapshot of everything the controller knows, as the page shows it. */
-export function readSnapshot(controller: Controller, specState: SpecState, now: number): StatusSnapshot {
+export function readSnapshot(view: ReadModel, specState: SpecState, now: number): StatusSnapshot {
   return statusSnapshot({
     now,
-    observedAt: controller.observedAt(),
-    readiness: controller.readiness(),
+    observedAt: view.observedAt(),
+    readiness: view.readiness(),
     specState,
-    pools: controller.poolStatuses().map((status) => ({
+    pools: view.poolStatuses().map((status) => ({
       status,
-      engines: controller.engines(status.name) ?? [],
-      actions: controller.actions.of(status.name),
-      transitions: controller.machines.transitions(status.name),
+      engines: view.engines(status.name) ?? [],
+      actions: view.lastActions(status.name),
+      transitions: view.transitions(status.name),
     })),
   });
 }
@@ -78,8 +78,8 @@ function asset(name: string, contentType: string): Asset {
 
 /** The routes of the status page and the status API. */
 export function statusRoutes(deps: StatusDeps): Route[] {
-  const { controller, clock, hub } = deps;
-  const snapshot = () => readSnapshot(controller, deps.specState(), clock.now());
+  const { view, clock, hub } = deps;
+  const snapshot = () => readSnapshot(view, deps.specState(), clock.now());
   const css = asset('status.css', 'text/css; charset=utf-8');
   const js = asset('status.js', 'text/javascript; charset=utf-8');
   return [

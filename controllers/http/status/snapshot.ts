@@ -2,8 +2,8 @@ import type { PoolStatus } from '../../../reconcilers/status.js';
 import type { SpecIssue } from '../../../state/spec.js';
 import type { SpecState } from '../../config/specSource.js';
 import type { LoggedAction } from '../../loop/actionLog.js';
-import type { EngineInfo } from '../../loop/controller.js';
 import type { MachineTransition } from '../../loop/machines.js';
+import type { EngineInfo } from '../../loop/readModel.js';
 
 // The status page's read model: every pool at a glance, built field by field from what the controller
 // knows. Why field by field: the page and `GET /api/v1/status` are open without a token, so nothing
