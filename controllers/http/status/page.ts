@@ -110,7 +110,7 @@ function engineTile(engine: EngineView, now: number): Html {
 <p class="tile__state">${engine.state}${engine.health === 'unhealthy' && engine.state !== 'unhealthy' ? ' · probes failing' : ''}</p>
 ${streaming ? html`<p class="tile__streams">▶ ${engine.streams} ${engine.streams === 1 ? 'stream' : 'streams'}</p>` : ''}
 <dl class="tile__facts"><div><dt>port</dt><dd>${engine.port}</dd></div><div><dt>streams</dt><dd>${engine.streams}</dd></div><div><dt>age</dt><dd>${since(engine.createdAt, now, 'age')}</dd></div><div><dt>health</dt><dd>${engine.health}</dd></div></dl>
-${engine.lastProbeError ? html`<p class="tile__error">${engine.lastProbeError}</p>` : ''}
+${engine.lastProbeError && engine.state !== 'starting' ? html`<p class="tile__error">${engine.lastProbeError}</p>` : ''}
 </li>`;
 }
 
