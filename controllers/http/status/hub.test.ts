@@ -7,12 +7,17 @@ import type { StatusSnapshot } from './snapshot.js';
 class Viewer implements StatusStream {
   text = '';
   ended = false;
+  destroyed = false;
+  writableLength = 0;
   private onClose?: () => void;
   write(chunk: string) {
     this.text += chunk;
   }
   end() {
     this.ended = true;
+  }
+  destroy() {
+    this.destroyed = true;
   }
   once(_event: 'close', listener: () => void) {
     this.onClose = listener;
@@ -109,5 +114,16 @@ describe('StatusHub', () => {
     hub.close();
     expect([second.ended, third.ended]).toEqual([true, true]);
     expect(connect()).toBeUndefined();
+  });
+
+  it('drops a viewer that stopped reading, and keeps the others', () => {
+    const { clock, hub, connect } = setup();
+    const asleep = connect()!;
+    const awake = connect()!;
+    asleep.writableLength = 2 * 1024 * 1024;
+    clock.increment(5_000);
+    expect(asleep.destroyed).toBe(true);
+    expect(hub.size).toBe(1);
+    expect(awake.events().at(-1)).toMatch(/^heartbeat:/);
   });
 });

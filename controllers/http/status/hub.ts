@@ -10,9 +10,15 @@ import type { StatusSnapshot } from './snapshot.js';
 export interface StatusStream {
   /** Writes raw server-sent-event text. */
   write(chunk: string): unknown;
+  /** Bytes written but not yet taken by the viewer. */
+  readonly writableLength: number;
   end(): unknown;
+  destroy(): unknown;
   once(event: 'close', listener: () => void): unknown;
 }
+
+/** A viewer that leaves this much unread is dropped (its browser reconnects and starts afresh). */
+const MAX_UNREAD_BYTES = 1024 * 1024;
 
 /** Options of a {@link StatusHub}. */
 export interface StatusHubOptions {
@@ -94,8 +100,17 @@ export class StatusHub {
     const content = contentOf(snapshot);
     if (content === this.lastContent) return;
     this.lastContent = content;
-    const event = sseEvent('status', snapshot);
-    for (const stream of this.streams) stream.write(event);
+    this.send(sseEvent('status', snapshot));
+  }
+
+  private send(event: string): void {
+    for (const stream of this.streams) {
+      // Why: a viewer that stopped reading (a sleeping phone) must not make the controller buffer forever.
+      if (stream.writableLength > MAX_UNREAD_BYTES) {
+        this.streams.delete(stream);
+        stream.destroy();
+      } else stream.write(event);
+    }
   }
 
   private startHeartbeat(): void {
@@ -106,8 +121,7 @@ export class StatusHub {
       const snapshot = this.options.build();
       this.publish(snapshot);
       const { at, observedAt } = snapshot;
-      const event = sseEvent('heartbeat', { at, observedAt });
-      for (const stream of this.streams) stream.write(event);
+      this.send(sseEvent('heartbeat', { at, observedAt }));
       this.startHeartbeat();
     }, this.options.heartbeatMs ?? 5_000);
   }
