@@ -22,13 +22,18 @@ describe('the last transitions the status page shows', () => {
       to: 'open',
       reason: `${pool.circuitBreaker.failureThreshold} provisioning failures; last: ImageNotFound: no such image`,
     });
-    clock.increment(500);
-    machines.resetBreaker('tv');
+    clock.increment(pool.circuitBreaker.openSeconds * 1000);
     expect(machines.transitions('tv').breaker).toMatchObject({
-      at: 1_500,
       from: 'open',
+      to: 'halfOpen',
+      reason: 'cool-down over: one trial create',
+    });
+    machines.resetBreaker('tv');
+    expect(machines.transitions('tv').breaker).toEqual({
+      at: 1_000 + pool.circuitBreaker.openSeconds * 1000,
+      from: 'halfOpen',
       to: 'closed',
-      reason: 'reset',
+      reason: 'reset (by the API, or Docker answered again)',
     });
     machines.stop();
   });

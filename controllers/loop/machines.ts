@@ -25,19 +25,28 @@ export interface MachineTransition {
   readonly reason: string;
 }
 
-/** Why a VPN machine moved into its phase. */
-function vpnReason(view: VpnView): string {
-  if (view.phase === 'emergency') return view.lastError ?? 'probes failed';
-  if (view.phase === 'recovering') return 'probes answer again; waiting for it to stay up';
-  return view.phase === 'healthy' ? 'probes answer' : 'not probed yet';
+/** Why a breaker entered `state`, told by the event that took it there. */
+function breakerReason(
+  state: string,
+  event: { type: string },
+  context: { failures: number; lastFailure?: string },
+): string {
+  if (state === 'open')
+    return `${context.failures} provisioning failures${context.lastFailure ? `; last: ${context.lastFailure}` : ''}`;
+  if (state === 'halfOpen')
+    return event.type === 'TEMPLATE_CHANGED'
+      ? 'template edited: one trial create'
+      : 'cool-down over: one trial create';
+  return event.type === 'RESET_REQUESTED'
+    ? 'reset (by the API, or Docker answered again)'
+    : 'the trial engine became ready';
 }
 
-/** Why a breaker moved into `to` (its events carry no cause once applied, so it is told by the target). */
-function breakerReason(from: string, view: BreakerView): string {
-  if (view.state === 'open')
-    return `${view.failures} provisioning failures${view.lastFailure ? `; last: ${view.lastFailure}` : ''}`;
-  if (view.state === 'halfOpen') return 'cool-down over or template edited: one trial create';
-  return from === 'halfOpen' ? 'the trial engine became ready' : 'reset';
+/** Why a VPN machine entered `phase`. */
+function vpnReason(phase: string, lastError: string | null): string {
+  if (phase === 'emergency') return lastError ?? 'probes failed';
+  if (phase === 'recovering') return 'probes answer again; waiting for it to stay up';
+  return 'probes answer';
 }
 
 function breakerInput(pool: PoolSpec) {
@@ -96,58 +105,62 @@ export class Machines {
 
   private start(pool: PoolSpec): PoolMachines {
     const log = this.logger.child({ pool: pool.name });
-    const breaker = createActor(circuitBreakerMachine, { clock: this.clock, input: breakerInput(pool) });
     const transitions: PoolMachines['transitions'] = {};
     let lastBreaker = 'closed';
-    breaker.subscribe((snapshot) => {
-      const view = breakerView(snapshot);
-      if (view.state === lastBreaker) return;
-      const reason = breakerReason(lastBreaker, view);
-      transitions.breaker = { at: this.clock.now(), from: lastBreaker, to: view.state, reason };
-      lastBreaker = view.state;
-      const retryAt = view.retryAt === undefined ? undefined : new Date(view.retryAt).toISOString();
-      if (view.state === 'open') {
-        log.warn(
-          { failures: view.failures, lastFailure: view.lastFailure, retryAt },
-          `circuit breaker opened: no creates until ${retryAt}`,
-        );
-      } else {
-        log.info(
-          { state: view.state },
-          `circuit breaker ${view.state === 'closed' ? 'closed' : 'half-open: one trial create'}`,
-        );
-      }
-      this.onChange(pool.name);
+    const breakerMachine = circuitBreakerMachine.provide({
+      actions: {
+        announce: ({ context, event }, { state }) => {
+          const reason = breakerReason(state, event, context);
+          transitions.breaker = { at: this.clock.now(), from: lastBreaker, to: state, reason };
+          lastBreaker = state;
+          if (state === 'open') {
+            const retryAt =
+              context.openedAt === undefined
+                ? undefined
+                : new Date(context.openedAt + context.openMs).toISOString();
+            log.warn(
+              { failures: context.failures, lastFailure: context.lastFailure, retryAt },
+              `circuit breaker opened: no creates until ${retryAt}`,
+            );
+          } else {
+            log.info(
+              { state },
+              `circuit breaker ${state === 'closed' ? 'closed' : 'half-open: one trial create'}`,
+            );
+          }
+          this.onChange(pool.name);
+        },
+      },
     });
+    const breaker = createActor(breakerMachine, { clock: this.clock, input: breakerInput(pool) });
     breaker.start();
     let vpn: PoolMachines['vpn'];
     if (pool.vpn) {
-      vpn = createActor(vpnLifecycleMachine, { clock: this.clock, input: vpnInput(pool) });
       let lastPhase = 'unknown';
+      const vpnMachine = vpnLifecycleMachine.provide({
+        actions: {
+          announce: ({ context }, { phase }) => {
+            const reason = vpnReason(phase, context.lastError);
+            transitions.vpn = { at: this.clock.now(), from: lastPhase, to: phase, reason };
+            log[phase === 'emergency' ? 'warn' : 'info'](
+              { from: lastPhase, to: phase, reason: context.lastError ?? undefined },
+              `VPN ${phase}`,
+            );
+            lastPhase = phase;
+            this.onChange(pool.name);
+          },
+        },
+      });
+      vpn = createActor(vpnMachine, { clock: this.clock, input: vpnInput(pool) });
       let lastPort: number | null = null;
+      // Why: a new forwarded port is a change of data, not of phase; it is noticed by comparing.
       vpn.subscribe((snapshot) => {
-        const view = vpnView(snapshot);
-        if (view.phase !== lastPhase) {
-          transitions.vpn = {
-            at: this.clock.now(),
-            from: lastPhase,
-            to: view.phase,
-            reason: vpnReason(view),
-          };
-          const level = view.phase === 'emergency' ? 'warn' : 'info';
-          log[level](
-            { from: lastPhase, to: view.phase, reason: view.lastError ?? undefined },
-            `VPN ${view.phase}`,
-          );
-          lastPhase = view.phase;
-          this.onChange(pool.name);
-        }
-        if (view.forwardedPort !== lastPort) {
-          if (view.forwardedPort !== null)
-            log.info({ port: view.forwardedPort, previous: lastPort }, 'VPN forwarded port');
-          lastPort = view.forwardedPort;
-          this.onChange(pool.name);
-        }
+        const { forwardedPort } = vpnView(snapshot);
+        if (forwardedPort === lastPort) return;
+        if (forwardedPort !== null)
+          log.info({ port: forwardedPort, previous: lastPort }, 'VPN forwarded port');
+        lastPort = forwardedPort;
+        this.onChange(pool.name);
       });
       vpn.start();
     }
