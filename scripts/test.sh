@@ -2,8 +2,8 @@
 # `npm test`: lint and types, unit tests, then integration tests against a real Docker engine.
 # On a fresh Debian machine it installs and starts dockerd (as root) and stops it at the end if it
 # started it, installs promtool (Debian's prometheus package, its server not started) and Debian's
-# chromium for the status page's browser test. Extra
-# arguments go to vitest (e.g. `npm test -- --project unit`).
+# chromium (for the status page's browser test). Extra arguments go to vitest (e.g.
+# `npm test -- --project unit`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
