@@ -170,7 +170,7 @@ export function renderLive(snapshot: StatusSnapshot): string {
   const now = Date.parse(snapshot.at);
   const health = overallHealth(snapshot);
   const line = headline(snapshot);
-  return html`<div id="live" data-now="${now}" data-title="${pageTitle(snapshot)}" data-icon="${favicon(health)}" data-summary="${HEALTH_WORD[health]}: ${line}"><main id="main">
+  return html`<div id="live" data-now="${now}" data-title="${pageTitle(snapshot)}" data-icon="${favicon(health)}" data-summary="${HEALTH_WORD[health]}: ${line}"><main id="main" tabindex="-1">
 <section class="overall overall--${health}" aria-labelledby="overall-state"><p id="overall-state" class="overall__state"><span aria-hidden="true">${HEALTH_ICON[health]}</span> ${HEALTH_WORD[health]}</p><p class="overall__line">${line}</p>
 <p class="overall__observed">Docker observed ${snapshot.observedAt ? since(snapshot.observedAt, now, 'ago', 'observed') : 'not yet'}</p></section>
 ${configSection(snapshot, now)}

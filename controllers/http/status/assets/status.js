@@ -98,4 +98,5 @@ function connect() {
 const live = document.getElementById('live');
 if (live) adopt(live, live.dataset.summary);
 setInterval(tick, 1000);
+state('connecting', 'Connecting…');
 connect();
