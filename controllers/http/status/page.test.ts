@@ -22,8 +22,8 @@ function status(overrides: Partial<PoolStatus> = {}): PoolStatus {
     replicas: {
       total: 2,
       ready: 2,
-      free: 1,
-      used: 1,
+      free: 2, // as of the last pass; the engines below carry a stream since
+      used: 0,
       starting: 0,
       unhealthy: 0,
       draining: 0,
@@ -99,6 +99,7 @@ describe('the status read model', () => {
       ['tv-2', 0, 19000],
     ]);
     expect(pool.actions[1]).toMatchObject({ kind: 'remove', ok: false, error: 'busy' });
+    expect([pool.replicas.free, pool.replicas.used]).toEqual([1, 1]); // counted from the engines shown
     expect(pool.vpn.lastTransition).toEqual({
       at: '2026-12-07T19:59:30.000Z',
       from: 'recovering',

@@ -165,7 +165,13 @@ export function statusSnapshot(input: SnapshotInput): StatusSnapshot {
         generation: status.generation,
         observedGeneration: status.observedGeneration,
         ...poolHealth(status),
-        replicas: { ...status.replicas },
+        // Why: an engine's streams are counted live (a stream shows the moment it starts), so free and
+        // used are counted from the same engines the tiles show, not from the last pass.
+        replicas: {
+          ...status.replicas,
+          used: engines.filter((e) => e.streams > 0).length,
+          free: engines.filter((e) => e.state === 'ready' && e.streams === 0).length,
+        },
         conditions: status.conditions.map((c) => ({
           type: c.type,
           status: c.status,
