@@ -32,7 +32,7 @@ function breakerReason(
   context: { failures: number; lastFailure?: string },
 ): string {
   if (state === 'open')
-    return `${context.failures} provisioning failures${context.lastFailure ? `; last: ${context.lastFailure}` : ''}`;
+    return `${context.failures} provisioning ${context.failures === 1 ? 'failure' : 'failures'}${context.lastFailure ? `; last: ${context.lastFailure}` : ''}`;
   if (state === 'halfOpen')
     return event.type === 'TEMPLATE_CHANGED'
       ? 'template edited: one trial create'

@@ -137,7 +137,7 @@ function poolSection(pool: PoolView, now: number): Html {
 ${pool.engines.length === 0 ? html`<p class="empty">No engines.</p>` : html`<ul class="tiles" aria-label="Engines of ${pool.name}">${pool.engines.map((e) => engineTile(e, now))}</ul>`}
 <div class="cols">
 <section aria-labelledby="${id}-breaker"><h3 id="${id}-breaker">Circuit breaker</h3>
-<p>${breaker.state}${breaker.failures > 0 ? `, ${breaker.failures} failures` : ''}${breaker.retryAt ? html`, next trial at <time datetime="${breaker.retryAt}">${breaker.retryAt.slice(11, 19)} UTC</time>` : ''}</p>
+<p>${breaker.state}${breaker.failures > 0 ? `, ${breaker.failures} ${breaker.failures === 1 ? 'failure' : 'failures'}` : ''}${breaker.retryAt ? html`, next trial at <time datetime="${breaker.retryAt}">${breaker.retryAt.slice(11, 19)} UTC</time>` : ''}</p>
 ${breaker.lastFailure ? html`<p class="error">Last failure: ${breaker.lastFailure}</p>` : ''}
 ${transitionLine(breaker.lastTransition, now)}
 </section>

@@ -71,7 +71,15 @@ interface Asset {
 function asset(name: string, contentType: string): Asset {
   // Why: next to this module both in the sources and in dist (the build copies them), so the page
   // needs no bundler and the container image no source tree.
-  const text = readFileSync(new URL(`./assets/${name}`, import.meta.url), 'utf8');
+  const file = new URL(`./assets/${name}`, import.meta.url);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(
+      `the status page's ${name} is missing (${(error as Error).message}): build with \`npm run build\`, which copies it`,
+    );
+  }
   const hash = createHash('sha256').update(text).digest('hex').slice(0, 12);
   return { path: `/ui/${name}`, url: `/ui/${name}?v=${hash}`, text, contentType };
 }
