@@ -95,7 +95,7 @@ describe('poolStatus: conditions', () => {
     [
       'converged',
       { list: [engine(ace, 1)], probes: allReady(ace, [1]) },
-      ['Ready=True MinFreeAvailable: 1 free engines ready (minFree 1)', CONVERGED, AS_EXPECTED, WITHIN],
+      ['Ready=True MinFreeAvailable: 1 free engine ready (minFree 1)', CONVERGED, AS_EXPECTED, WITHIN],
     ],
     [
       'an empty Docker: scaling up',
@@ -168,7 +168,7 @@ describe('poolStatus: conditions', () => {
       'the breaker open while free engines are ready',
       { list: [engine(ace, 1)], probes: allReady(ace, [1]), breaker: OPEN },
       [
-        'Ready=True MinFreeAvailable: 1 free engines ready (minFree 1)',
+        'Ready=True MinFreeAvailable: 1 free engine ready (minFree 1)',
         CONVERGED,
         `Degraded=True CircuitOpen: ${BREAKER_OPEN}`,
         WITHIN,
@@ -193,7 +193,7 @@ describe('poolStatus: conditions', () => {
         problem: { reason: 'StartFailed', message: 'exit 1', at: NOW - 1000 },
       },
       [
-        'Ready=True MinFreeAvailable: 1 free engines ready (minFree 1)',
+        'Ready=True MinFreeAvailable: 1 free engine ready (minFree 1)',
         CONVERGED,
         `Degraded=True StartFailed: exit 1; ${BREAKER_OPEN}`,
         WITHIN,
@@ -207,7 +207,7 @@ describe('poolStatus: conditions', () => {
         probes: allReady(vpnPool, [1]),
         vpn: {},
       },
-      ['Ready=True MinFreeAvailable: 1 free engines ready (minFree 1)', CONVERGED, AS_EXPECTED, WITHIN],
+      ['Ready=True MinFreeAvailable: 1 free engine ready (minFree 1)', CONVERGED, AS_EXPECTED, WITHIN],
     ],
     [
       'a template change rolling through: the old engine drains, so it is not free',
@@ -215,6 +215,19 @@ describe('poolStatus: conditions', () => {
       [
         'Ready=False NotEnoughFree: 0 of minFree 1 free engines ready',
         'Progressing=True RollingUpdate: replacing engines made from an older template',
+        AS_EXPECTED,
+        WITHIN,
+      ],
+    ],
+    [
+      'a scale-down waiting for scaleDownDelaySeconds: not converged yet',
+      {
+        list: [engine(ace, 1), engine(ace, 2, { createdAt: NOW - 1_000 })],
+        probes: allReady(ace, [1, 2]),
+      },
+      [
+        'Ready=True MinFreeAvailable: 2 free engines ready (minFree 1)',
+        'Progressing=True ScalingDown: 2 engines running, 1 wanted: free engines go after scaleDownDelaySeconds (30s)',
         AS_EXPECTED,
         WITHIN,
       ],

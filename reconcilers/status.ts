@@ -110,7 +110,7 @@ export function poolStatus(input: PoolStatusInput): PoolStatus {
       type: 'Ready',
       status: 'True',
       reason: 'MinFreeAvailable',
-      message: `${free} free engines ready (minFree ${minFree})`,
+      message: `${plural(free, 'free engine')} ready (minFree ${minFree})`,
     });
   } else if (plan.limit) {
     conditions.push({
@@ -169,6 +169,15 @@ export function poolStatus(input: PoolStatusInput): PoolStatus {
       status: 'False',
       reason: code,
       message: `${count} ${count === 1 ? 'create' : 'creates'} held back: ${reason}`,
+    });
+  } else if (engines.length > plan.desired) {
+    // Why: free engines above what is wanted go only after scaleDownDelaySeconds; until then the pool
+    // does not match the file yet, and "Converged" said it did.
+    conditions.push({
+      type: 'Progressing',
+      status: 'True',
+      reason: 'ScalingDown',
+      message: `${plural(engines.length, 'engine')} running, ${plan.desired} wanted: free engines go after scaleDownDelaySeconds (${pool.replicas.scaleDownDelaySeconds}s)`,
     });
   } else {
     conditions.push({
