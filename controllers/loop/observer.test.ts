@@ -211,11 +211,14 @@ describe('Observer: reusing the last observation', () => {
       Actor: { ID: id, Attributes: { exitCode: '137' } },
     });
     clock.increment(10);
+    const before = runtime.inspects;
     let world = await observer.observe(spec);
     expect(world.containers.find((c) => c.name === 'ace-1')).toMatchObject({
       state: 'exited',
       exitCode: 137,
     });
+    // One inspect tells both its state and its port bindings.
+    expect(runtime.inspects - before).toBe(1);
 
     // Started again (a start event): the list is believed again, and no inspect is needed.
     await runtime.startContainer(id);

@@ -169,11 +169,14 @@ export class Observer {
           this.dying.delete(summary.Id);
           return summary;
         }
-        const state = (await this.docker.inspectContainer(summary.Id))?.State;
+        const details = await this.docker.inspectContainer(summary.Id);
+        const state = details?.State;
         if (!state || isLive(toDockerState(state.Status))) {
           this.dying.delete(summary.Id);
           return summary;
         }
+        // The same inspect answers what a stopped container's bindings are: no second one below.
+        this.stoppedBindings.set(summary.Id, bindingHostPorts(details.HostConfig?.PortBindings));
         return { ...summary, State: state.Status, Status: `Exited (${state.ExitCode ?? 0})` };
       }),
     );
