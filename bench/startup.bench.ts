@@ -3,7 +3,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { createDockerPort, type DockerEvent } from '../controllers/docker.js';
 import { httpProbe } from '../controllers/probes.js';
-import { derivedPort } from '../state/spec.js';
+import { derivedPort } from '../state/spec/index.js';
 import {
   ControllerProcess,
   docker,

@@ -7,7 +7,7 @@ import { planTick } from '../reconcilers/plan.js';
 import { systemClock } from '../state/clock.js';
 import { breakerView, circuitBreakerMachine } from '../state/machines/circuitBreaker.js';
 import { enginePoolJsonSchema } from '../state/schema.js';
-import { formatIssues } from '../state/spec.js';
+import { formatIssues } from '../state/spec/index.js';
 import { createDockerPort } from './docker.js';
 import { runDoctor } from './doctor.js';
 import { runController } from './main.js';

@@ -5,7 +5,7 @@ import { type ProvisionRefusal, provisionRefusal } from '../reconcilers/provisio
 import { engineStates, type PoolStatus, type Problem, poolStatus } from '../reconcilers/status.js';
 import type { Clock } from '../state/clock.js';
 import { isLive, type ObservedWorld } from '../state/observed.js';
-import type { DesiredSpec, PoolSpec } from '../state/spec.js';
+import type { DesiredSpec, PoolSpec } from '../state/spec/index.js';
 import { engineHttpPort } from '../state/template.js';
 import { engineEndpoint, type SelfLocation } from './addressing.js';
 import { type DockerPort, isUnavailable } from './docker.js';

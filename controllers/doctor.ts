@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { allowedPorts, foreignHolders, ownEngineNames } from '../reconcilers/ports.js';
 import { systemClock } from '../state/clock.js';
 import type { ObservedWorld } from '../state/observed.js';
-import { type DesiredSpec, formatIssues, type PoolSpec } from '../state/spec.js';
+import { type DesiredSpec, formatIssues, type PoolSpec } from '../state/spec/index.js';
 import { detectSelf } from './addressing.js';
 import { connectionOptions, DockerError, type DockerPort, type DockerVersion } from './docker.js';
 import { Observer } from './observer.js';

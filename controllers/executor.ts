@@ -1,6 +1,6 @@
 import { type Action, assertNever, type CreateAction, type FailureReason } from '../reconcilers/actions.js';
 import type { Clock } from '../state/clock.js';
-import type { PoolSpec } from '../state/spec.js';
+import type { PoolSpec } from '../state/spec/index.js';
 import { renderEngine } from '../state/template.js';
 import { type DockerError, type DockerPort, isUnavailable } from './docker.js';
 import type { Logger } from './logger.js';

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { type Clock, systemClock } from '../state/clock.js';
-import { vpnContainers } from '../state/spec.js';
+import { vpnContainers } from '../state/spec/index.js';
 import { detectSelf, type SelfLocation } from './addressing.js';
 import { apiRoutes } from './api.js';
 import { compatRoutes } from './compat.js';

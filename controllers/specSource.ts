@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Clock, TimerHandle } from '../state/clock.js';
-import { type DesiredSpec, formatIssues, parseSpec, type SpecIssue } from '../state/spec.js';
+import { type DesiredSpec, formatIssues, parseSpec, type SpecIssue } from '../state/spec/index.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 

@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from '../state/clock.js';
 import { parseForwardedPort, parsePublicIp, parseVpnStatus } from '../state/gluetun.js';
 import { stableHash } from '../state/labels.js';
-import type { GluetunSettings, PoolSpec } from '../state/spec.js';
+import type { GluetunSettings, PoolSpec } from '../state/spec/index.js';
 import type { DockerPort } from './docker.js';
 import type { Logger } from './logger.js';
 

@@ -1,5 +1,5 @@
 import { LABELS } from './labels.js';
-import type { PoolSpec } from './spec.js';
+import type { PoolSpec } from './spec/index.js';
 
 // What one engine container is made of: the pool's template with its placeholders expanded, the
 // labels of contract §4, its port binding (or the VPN's namespace), and no restart policy.

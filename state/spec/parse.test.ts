@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatIssues, parseSpec } from './spec.js';
+import { formatIssues, parseSpec } from './index.js';
 
 const base = `apiVersion: enginepool/v1
 kind: EnginePool
@@ -134,6 +134,16 @@ describe('parseSpec', () => {
       .replace('  replicas:', '  vpn: { gluetun: { container: gluetun } }\n  replicas:');
     expect(errors(text)).toContain(
       'hostRange (7995-8004) includes port 8000, which Gluetun uses in the namespace engines share',
+    );
+  });
+
+  it('reports schema and cross-field problems of a file in one run', () => {
+    const text = base.replace('19000-19009', '19009-19000').replace('minFree: 1', 'minFree: 1\n    maxx: 3');
+    expect(errors(text)).toBe(
+      [
+        'pool.yaml:11:5: spec.replicas.maxx: unknown key "maxx" (did you mean "max"?); valid keys here: minFree, min, max, scaleDownDelaySeconds',
+        'pool.yaml:14:16: spec.ports.hostRange: expected an ordered range of ports between 1 and 65535, such as 19000-19999 (got 19009-19000)',
+      ].join('\n'),
     );
   });
 

@@ -1,0 +1,107 @@
+import { type Document, LineCounter, parseAllDocuments } from 'yaml';
+import { acrossPoolIssues, crossFieldIssues, poolParts } from './crossField.js';
+import type { SpecIssue } from './issues.js';
+import { aliasOffset, formatPath, locator, offsetAt } from './locate.js';
+import { locateZodIssue, yamlErrorMessage } from './messages.js';
+import { type DesiredSpec, type PoolSpec, toPoolSpec } from './poolSpec.js';
+import { EnginePoolSchema } from './schema.js';
+import { substituteEnv } from './substitute.js';
+
+// The parse pipeline of the desired-state file (contract §1): YAML, `${VAR}` substitution, the schema
+// and the cross-field rules, with errors that name the YAML path and line. Pure: no I/O, never throws.
+
+/** The outcome of parsing a file: the spec, or every issue found. It never throws. */
+export type SpecResult =
+  | { readonly ok: true; readonly spec: DesiredSpec }
+  | { readonly ok: false; readonly issues: readonly SpecIssue[] };
+
+/** The options of {@link parseSpec}. */
+export interface ParseOptions {
+  /** Variables `${VAR}` is replaced from (the controller's environment). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Parses the text of a desired-state file. Never throws; every error is a {@link SpecIssue}. */
+export function parseSpec(text: string, options: ParseOptions = {}): SpecResult {
+  const env = options.env ?? {};
+  const lineCounter = new LineCounter();
+  let docs: Document.Parsed[];
+  try {
+    docs = parseAllDocuments(text, {
+      lineCounter,
+      prettyErrors: false,
+      uniqueKeys: true,
+    }) as Document.Parsed[];
+  } catch (error) {
+    return { ok: false, issues: [{ document: 1, path: '', message: `cannot parse YAML: ${String(error)}` }] };
+  }
+  const at = locator(lineCounter);
+
+  const nonEmpty = docs.filter((doc) => doc.contents !== null || doc.errors.length > 0);
+  if (nonEmpty.length === 0) {
+    return {
+      ok: false,
+      issues: [
+        {
+          document: 1,
+          path: '',
+          line: 1,
+          column: 1,
+          message:
+            'the file has no EnginePool document (an empty file is refused, so a half-saved edit can never remove every pool)',
+        },
+      ],
+    };
+  }
+
+  const issues: SpecIssue[] = [];
+  const pools: PoolSpec[] = [];
+  docs.forEach((doc, i) => {
+    const document = i + 1;
+    if (doc.contents === null && doc.errors.length === 0) return;
+    for (const error of doc.errors) {
+      issues.push({ document, path: '', ...at(error.pos[0]), message: yamlErrorMessage(error.message) });
+    }
+    if (doc.errors.length > 0) return;
+
+    const substitutionIssues = substituteEnv(doc, env);
+    for (const { path, message } of substitutionIssues) {
+      issues.push({ document, path: formatPath(path), ...at(offsetAt(doc, path)), message });
+    }
+    if (substitutionIssues.length > 0) return;
+
+    let input: unknown;
+    try {
+      input = doc.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      // Why: yaml resolves aliases only here (an alias without its anchor, too many aliases), outside
+      // the parser's own error list; a typo in a watched file must be a problem, never a crash.
+      issues.push({
+        document,
+        path: '',
+        ...at(aliasOffset(doc)),
+        message: yamlErrorMessage((error as Error).message),
+      });
+      return;
+    }
+    const result = EnginePoolSchema.safeParse(input);
+    const documentIssues: SpecIssue[] = [];
+    if (!result.success) {
+      for (const issue of result.error.issues) {
+        documentIssues.push(locateZodIssue(doc, document, issue, input, at));
+      }
+    }
+    // Why: cross-field rules run on every section that passed the schema, so `validate` reports a
+    // reversed hostRange next to an unknown key elsewhere in one run, not one after the other.
+    for (const { path, message } of crossFieldIssues(poolParts(input))) {
+      documentIssues.push({ document, path: formatPath(path), ...at(offsetAt(doc, path)), message });
+    }
+    documentIssues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    issues.push(...documentIssues);
+    if (result.success && documentIssues.length === 0) pools.push(toPoolSpec(result.data, document));
+  });
+
+  issues.push(...acrossPoolIssues(docs, pools, at));
+  if (issues.length > 0) return { ok: false, issues };
+  return { ok: true, spec: { pools } };
+}

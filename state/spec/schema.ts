@@ -1,0 +1,185 @@
+import { z } from 'zod';
+
+// The zod schema of one `EnginePool` document (contract §1): strict objects, defaults, and the
+// descriptions `enginepool schema` turns into editor hints. Cross-field rules live in crossField.ts.
+
+/** Placeholders an engine's args and env may use; each is expanded per engine. */
+export const PLACEHOLDERS = ['httpPort', 'hostPort', 'p2pPort', 'apiPort', 'name', 'index'] as const;
+export type Placeholder = (typeof PLACEHOLDERS)[number];
+
+/** Matches one `{{placeholder}}`; group 1 is its name. */
+export const PLACEHOLDER_RE = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
+/** A memory size such as `512m`; group 1 is the number, group 2 the unit. */
+export const MEMORY_RE = /^([0-9]+(?:\.[0-9]+)?)\s*([kmg]?)i?b?$/i;
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+const port = z.int().min(1).max(65535);
+const seconds = (what: string, fallback: number) =>
+  z.number().positive().default(fallback).describe(`${what}, in seconds`);
+const count = (what: string, min: number, fallback: number) =>
+  z.int().min(min).default(fallback).describe(what);
+
+const HealthSpec = z
+  .strictObject({
+    path: z
+      .string()
+      .startsWith('/')
+      .default('/webui/api/service?method=get_version')
+      .describe('HTTP path probed on the engine; 200 means healthy'),
+    intervalSeconds: seconds('Time between two probes of a ready engine', 5),
+    timeoutSeconds: seconds('Time a probe may take', 2),
+    failureThreshold: count('Consecutive failed probes before an engine is unhealthy', 1, 3),
+    startupTimeoutSeconds: seconds(
+      'An engine not ready by then is removed and counted as a provisioning failure',
+      60,
+    ),
+  })
+  .describe('How engines are probed');
+
+const envValue = z
+  .union([z.string(), z.number(), z.boolean()])
+  .transform((v) => String(v))
+  .describe('A string; numbers and booleans are turned into strings');
+
+export const TemplateSpec = z
+  .strictObject({
+    image: z.string().min(1).describe('The engine image, e.g. acestream/engine:latest'),
+    args: z
+      .array(z.string())
+      .default([])
+      .describe('Command arguments; placeholders such as {{httpPort}} are expanded per engine'),
+    env: z.record(z.string(), envValue).default({}).describe('Environment variables; placeholders allowed'),
+    containerPort: port
+      .optional()
+      .describe('No-VPN pools only: a fixed port inside the container (default: the host port)'),
+    network: z.string().min(1).optional().describe('No-VPN pools only: the Docker network engines join'),
+    memoryLimit: z
+      .string()
+      .regex(MEMORY_RE, { error: 'expected a size such as 512m, 1g or 800000k' })
+      .optional()
+      .describe('Memory limit per engine, e.g. 512m'),
+    health: HealthSpec.prefault({}),
+  })
+  .describe('What every engine container is made from');
+
+export const ReplicasSpec = z
+  .strictObject({
+    minFree: count('Engines with no open stream kept ready at all times', 1, 1),
+    min: count('Floor on the total number of engines', 0, 0),
+    max: count('Cap on the total number of engines', 1, 10),
+    scaleDownDelaySeconds: z
+      .number()
+      .min(0)
+      .default(30)
+      .describe('An engine must have been free this long before it may be removed'),
+  })
+  .describe('How many engines to run');
+
+export const PortsSpec = z
+  .strictObject({
+    hostRange: z
+      .string()
+      .regex(/^\s*[0-9]+\s*-\s*[0-9]+\s*$/, { error: 'expected a range such as 19000-19999' })
+      .default('19000-19999')
+      .describe('Host ports engines are published on, as FIRST-LAST'),
+  })
+  .prefault({});
+
+const GluetunSpec = z.strictObject({
+  container: z.string().min(1).describe('The Gluetun container whose network namespace engines join'),
+  controlUrl: z
+    .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://gluetun:8000' })
+    .optional()
+    .describe("Gluetun's control server (default http://<container>:8000)"),
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the text shows users the literal ${VAR} syntax.
+  apiKey: z.string().min(1).optional().describe('Sent as X-API-Key; use ${VAR} to keep it out of the file'),
+  healthIntervalSeconds: seconds('Time between two VPN probes', 5),
+  failureThreshold: count('Consecutive failed VPN probes before emergency', 1, 3),
+  recoverySeconds: z
+    .number()
+    .min(0)
+    .default(120)
+    .describe('After recovery: stabilisation window with no port-change decisions'),
+  restartEnginesOnReconnect: z
+    .boolean()
+    .default(true)
+    .describe('Restart engines (free ones first) after the VPN recovers'),
+  forwardedPort: z
+    .boolean()
+    .default(false)
+    .describe("Exactly one engine gets the VPN's forwarded port as {{p2pPort}}"),
+});
+
+export const VpnSpec = z
+  .strictObject({ gluetun: GluetunSpec })
+  .describe("Run engines inside a VPN container's network");
+
+const CircuitBreakerSpec = z
+  .strictObject({
+    failureThreshold: count('Consecutive provisioning failures that open the breaker', 1, 5),
+    openSeconds: seconds('Time the breaker stays open before one trial create', 300),
+  })
+  .prefault({});
+
+const PoolDocument = z.strictObject({
+  apiVersion: z.literal('enginepool/v1'),
+  kind: z.literal('EnginePool'),
+  metadata: z.strictObject({
+    name: z
+      .string()
+      .max(50)
+      .regex(DNS_LABEL, {
+        error:
+          'expected a DNS label: lowercase letters, digits and "-", starting and ending with a letter or digit',
+      })
+      .describe('The pool name; engines are named <name>-1, <name>-2, ...'),
+  }),
+  spec: z.strictObject({
+    template: TemplateSpec,
+    replicas: ReplicasSpec.prefault({}),
+    ports: PortsSpec,
+    vpn: VpnSpec.optional(),
+    circuitBreaker: CircuitBreakerSpec,
+  }),
+});
+
+/** The schema of one `EnginePool` document, as written in the file (input side, before defaults). */
+export const EnginePoolSchema = PoolDocument;
+
+/** One document after the schema: defaults applied, nothing derived yet. */
+export type PoolDocument = z.output<typeof PoolDocument>;
+
+/** A pool's Gluetun settings, with the control URL defaulted from the container name. */
+export type GluetunSettings = z.output<typeof GluetunSpec> & { readonly controlUrl: string };
+
+/** The keys the schema allows at a path, for "valid keys here" and "did you mean". */
+export function knownKeys(path: readonly (string | number)[]): string[] {
+  let schema: z.ZodType | undefined = PoolDocument;
+  for (const part of path) {
+    schema = unwrap(schema);
+    if (schema instanceof z.ZodObject) schema = (schema.shape as Record<string, z.ZodType>)[String(part)];
+    else if (schema instanceof z.ZodArray) schema = schema.element as z.ZodType;
+    else if (schema instanceof z.ZodRecord) schema = schema.valueType as z.ZodType;
+    else return [];
+  }
+  schema = unwrap(schema);
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}
+
+function unwrap(schema: z.ZodType | undefined): z.ZodType | undefined {
+  let current = schema;
+  for (let i = 0; i < 10 && current; i++) {
+    if (
+      current instanceof z.ZodOptional ||
+      current instanceof z.ZodDefault ||
+      current instanceof z.ZodPrefault ||
+      current instanceof z.ZodNullable
+    ) {
+      current = current.unwrap() as z.ZodType;
+    } else if (current instanceof z.ZodPipe) {
+      current = current.in as z.ZodType;
+    } else break;
+  }
+  return current;
+}
