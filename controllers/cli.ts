@@ -21,7 +21,7 @@ import { probeVpn } from './vpnProbe.js';
 const USAGE = `Usage: enginepool <command> [options]
 
 Commands:
-  run --config FILE [--listen HOST:PORT] [--state-dir DIR]   run the controller (default listen 0.0.0.0:8000)
+  run --config FILE [--listen HOST:PORT] [--state-dir DIR]   run the controller (default listen 127.0.0.1:8000)
   validate FILE                                            check a desired-state file (exit 0 valid, 1 invalid)
   plan --config FILE                                       print what one reconcile would do, change nothing
                                                            (exit 0 nothing to do, 1 changes, 2 error)
@@ -172,7 +172,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         }
         return await runController({
           config: values.config,
-          listen: values.listen ?? '0.0.0.0:8000',
+          listen: values.listen ?? '127.0.0.1:8000',
           ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
           env: process.env,
         });

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { allowedPorts, foreignHolders, ownEngineNames } from '../reconcilers/ports.js';
 import { systemClock } from '../state/clock.js';
 import type { ObservedWorld } from '../state/observed.js';
-import { type DesiredSpec, formatIssues, type PoolSpec } from '../state/spec/index.js';
+import { type DesiredSpec, formatIssues, type PoolSpec, redactUrlCredentials } from '../state/spec/index.js';
 import { detectSelf } from './addressing.js';
 import { connectionOptions, DockerError, type DockerPort, type DockerVersion } from './docker.js';
 import { Observer } from './observer.js';
@@ -319,7 +319,7 @@ async function vpnFindings(
     findings.push(
       ok(
         check,
-        `${settings.controlUrl} answers: VPN running, public IP ${probe.publicIp || 'unknown'}${port}`,
+        `${redactUrlCredentials(settings.controlUrl)} answers: VPN running, public IP ${probe.publicIp || 'unknown'}${port}`,
       ),
     );
     if (settings.forwardedPort && probe.forwardedPort === null) {

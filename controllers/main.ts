@@ -44,13 +44,19 @@ export function parseListen(text: string): { host: string; port: number } {
   const port = Number(match?.[2]);
   if (!match || port > 65535) throw new Error(`--listen expects HOST:PORT, got "${text}"`);
   const host = (match[1] ?? '').replace(/^\[(.*)\]$/, '$1');
-  return { host: host || '0.0.0.0', port };
+  // Why: the API shows stream keys and session URLs; a bare port listens on the loopback only, and
+  // exposing it is a choice (the container image passes 0.0.0.0:8000 on purpose).
+  return { host: host || '127.0.0.1', port };
 }
 
-/** ENGINEPOOL_RESYNC_SECONDS: the longest time between two passes (default 10). */
-function resyncSeconds(env: RunOptions['env']): number {
-  const value = Number(env.ENGINEPOOL_RESYNC_SECONDS ?? 10);
-  return Number.isFinite(value) && value >= 0.5 ? value : 10;
+/** Parses ENGINEPOOL_RESYNC_SECONDS: the longest time between two passes (default 10). */
+export function parseResyncSeconds(text: string | undefined): number {
+  if (text === undefined || text.trim() === '') return 10;
+  const seconds = Number(text);
+  // Why: Node fires a timeout above 2^31 ms at once; an unbounded value would be a hot loop.
+  if (!Number.isFinite(seconds) || seconds < 0.5 || seconds > 3600)
+    throw new Error(`ENGINEPOOL_RESYNC_SECONDS expects seconds between 0.5 and 3600, got "${text}"`);
+  return seconds;
 }
 
 function signalled(): Promise<string> {
@@ -70,9 +76,11 @@ export async function runController(options: RunOptions): Promise<number> {
   const stopSignal = options.stopSignal ?? signalled();
   let listen: { host: string; port: number };
   let checkSeconds: number;
+  let resyncSeconds: number;
   try {
     listen = parseListen(options.listen);
     checkSeconds = parseCheckSeconds(env.ENGINEPOOL_STREAM_CHECK_SECONDS);
+    resyncSeconds = parseResyncSeconds(env.ENGINEPOOL_RESYNC_SECONDS);
   } catch (error) {
     logger.error((error as Error).message);
     return 2;
@@ -145,7 +153,7 @@ export async function runController(options: RunOptions): Promise<number> {
         watcher.sync();
       }
     },
-    resyncMs: resyncSeconds(env) * 1000,
+    resyncMs: resyncSeconds * 1000,
     onResync: () => {
       controller.observer.invalidateAll();
       if (!selfKnown) void refreshSelf();

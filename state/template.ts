@@ -78,7 +78,14 @@ export function renderEngine(pool: PoolSpec, action: EngineSlot): CreateContaine
         ? { NetworkMode: `container:${vpn}` }
         : {
             ...(template.network ? { NetworkMode: template.network } : {}),
-            PortBindings: { [portKey]: [{ HostPort: String(action.hostPort) }] },
+            PortBindings: {
+              [portKey]: [
+                {
+                  ...(template.hostIp !== undefined ? { HostIp: template.hostIp } : {}),
+                  HostPort: String(action.hostPort),
+                },
+              ],
+            },
           }),
       ...(template.memoryBytes !== undefined ? { Memory: template.memoryBytes } : {}),
       // Why: the controller, not dockerd, decides when an engine comes back (and with which port).

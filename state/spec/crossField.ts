@@ -10,7 +10,15 @@ import {
   parseRange,
   usedPlaceholders,
 } from './poolSpec.js';
-import { PLACEHOLDER_RE, PLACEHOLDERS, PortsSpec, ReplicasSpec, TemplateSpec, VpnSpec } from './schema.js';
+import {
+  ESCAPING_NETWORK,
+  PLACEHOLDER_RE,
+  PLACEHOLDERS,
+  PortsSpec,
+  ReplicasSpec,
+  TemplateSpec,
+  VpnSpec,
+} from './schema.js';
 
 // Rules that span fields (min <= max, the range holds max engines, VPN pools share a namespace) and
 // pools (unique names, one VPN container per pool). Each rule runs on the sections that passed the
@@ -92,7 +100,23 @@ export function crossFieldIssues(parts: PoolParts): RawIssue[] {
       }
     }
   }
+  if (
+    template.network !== undefined &&
+    ESCAPING_NETWORK.test(template.network) &&
+    !template.allowEscapingNetwork
+  ) {
+    issues.push({
+      path: ['spec', 'template', 'network'],
+      message: `network "${template.network}" puts engines outside the pool's own network (the host's, or another container's): use a Docker network, or set allowEscapingNetwork: true if that is what you want`,
+    });
+  }
   if (!vpn) return issues;
+  if (template.hostIp !== undefined) {
+    issues.push({
+      path: ['spec', 'template', 'hostIp'],
+      message: 'hostIp is for pools without a VPN: the VPN container publishes the ports engines listen on',
+    });
+  }
   if (template.containerPort !== undefined) {
     issues.push({
       path: ['spec', 'template', 'containerPort'],

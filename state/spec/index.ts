@@ -2,7 +2,8 @@
 // Importers use this module; the files next to it hold one concern each.
 
 export { formatIssues, type SpecIssue } from './issues.js';
-export { type ParseOptions, parseSpec, type SpecResult } from './parse.js';
+export { redactUrlCredentials } from './messages.js';
+export { MAX_SPEC_BYTES, oversizeIssue, type ParseOptions, parseSpec, type SpecResult } from './parse.js';
 export {
   type DesiredSpec,
   derivedPort,

@@ -81,6 +81,17 @@ export function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
+/** The offset of every alias of a document, in one pass (no alias is resolved). */
+export function aliasOffsets(doc: Document.Parsed): (number | undefined)[] {
+  const offsets: (number | undefined)[] = [];
+  visit(doc, {
+    Alias(_, node) {
+      offsets.push(node.range?.[0]);
+    },
+  });
+  return offsets;
+}
+
 /** Where to point for an alias error: the first alias without its anchor, else the first alias. */
 export function aliasOffset(doc: Document.Parsed): number | undefined {
   let first: number | undefined;

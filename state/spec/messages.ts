@@ -37,7 +37,7 @@ export function locateZodIssue(
         (valid.length > 0 ? `; valid keys here: ${valid.join(', ')}` : ''),
     };
   }
-  const value = valueAt(input, path);
+  const value = redact(path, valueAt(input, path));
   const node = nodeAt(doc, path) ?? (value === undefined ? nodeAt(doc, path.slice(0, -1)) : undefined);
   return { document, path: formatPath(path), ...at(node?.range?.[0]), message: zodMessage(issue, value) };
 }
@@ -74,7 +74,25 @@ function zodMessage(issue: z.core.$ZodIssue, value: unknown): string {
   }
 }
 
+/** Keys whose values are secrets: never echoed in a message. */
+const SECRET_KEY = /(api_?key|token|password|passwd|secret|credentials?)$/i;
+
+/** What may be shown of a value: nothing of a secret field, no `user:password@` of a URL. */
+function redact(path: readonly (string | number)[], value: unknown): unknown {
+  const key = path.at(-1);
+  if (typeof key === 'string' && SECRET_KEY.test(key) && value !== undefined) return REDACTED;
+  return typeof value === 'string' ? redactUrlCredentials(value) : value;
+}
+
+const REDACTED = Symbol('redacted');
+
+/** A text with the credentials of every URL in it (`scheme://user:password@`) replaced by `***`. */
+export function redactUrlCredentials(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#\s@]*@/gi, '$1***@');
+}
+
 function describeValue(value: unknown): string {
+  if (value === REDACTED) return 'a value (not shown: it is a secret)';
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';

@@ -160,6 +160,6 @@ describe('parseSpec', () => {
       'args: ["--http-port={{httpPort}}"]',
       `env: { A: &a x }\n    args: [${aliases}]`,
     );
-    expect(errors(text)).toMatch(/^pool\.yaml:\d+:\d+: invalid YAML: Excessive alias count/);
+    expect(errors(text)).toMatch(/^pool\.yaml:\d+:\d+: invalid YAML: 101 aliases; at most 100 are resolved$/);
   });
 });

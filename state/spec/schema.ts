@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 // The zod schema of one `EnginePool` document (contract §1): strict objects, defaults, and the
@@ -14,11 +15,25 @@ export const MEMORY_RE = /^([0-9]+(?:\.[0-9]+)?)\s*([kmg]?)i?b?$/i;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
+/** The largest duration any field takes: a day, far below the 2^31 ms where Node's timers fire at once. */
+export const MAX_SECONDS = 86_400;
+/** The largest count (engines, thresholds) any field takes. */
+export const MAX_COUNT = 1_000;
+
 const port = z.int().min(1).max(65535);
-const seconds = (what: string, fallback: number) =>
-  z.number().positive().default(fallback).describe(`${what}, in seconds`);
+// Why: Node turns a timeout above 2^31 ms (24.8 days) into 1 ms, so an unbounded duration is a hot loop.
+const seconds = (what: string, fallback: number, min: 'positive' | 'zero' = 'positive') =>
+  (min === 'zero' ? z.number().min(0) : z.number().positive())
+    .max(MAX_SECONDS)
+    .default(fallback)
+    .describe(`${what}, in seconds`);
 const count = (what: string, min: number, fallback: number) =>
-  z.int().min(min).default(fallback).describe(what);
+  z.int().min(min).max(MAX_COUNT).default(fallback).describe(what);
+
+/** Network modes that leave the pool's own network: the host's stack, or another container's. */
+export const ESCAPING_NETWORK = /^(host|container:.*)$/i;
+/** A Docker container name, as dockerd accepts it. */
+const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 const HealthSpec = z
   .strictObject({
@@ -53,7 +68,22 @@ export const TemplateSpec = z
     containerPort: port
       .optional()
       .describe('No-VPN pools only: a fixed port inside the container (default: the host port)'),
-    network: z.string().min(1).optional().describe('No-VPN pools only: the Docker network engines join'),
+    network: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'No-VPN pools only: the Docker network engines join; "host" and "container:<name>" need allowEscapingNetwork',
+      ),
+    allowEscapingNetwork: z
+      .boolean()
+      .default(false)
+      .describe("Allow network: host or container:<name>, which put engines outside the pool's own network"),
+    hostIp: z
+      .string()
+      .refine((address) => isIP(address) !== 0, { error: 'expected an IP address such as 127.0.0.1' })
+      .optional()
+      .describe('No-VPN pools only: the host address engine ports are published on (default: every address)'),
     memoryLimit: z
       .string()
       .regex(MEMORY_RE, { error: 'expected a size such as 512m, 1g or 800000k' })
@@ -68,11 +98,11 @@ export const ReplicasSpec = z
     minFree: count('Engines with no open stream kept ready at all times', 1, 1),
     min: count('Floor on the total number of engines', 0, 0),
     max: count('Cap on the total number of engines', 1, 10),
-    scaleDownDelaySeconds: z
-      .number()
-      .min(0)
-      .default(30)
-      .describe('An engine must have been free this long before it may be removed'),
+    scaleDownDelaySeconds: seconds(
+      'An engine must have been free this long before it may be removed',
+      30,
+      'zero',
+    ),
   })
   .describe('How many engines to run');
 
@@ -87,7 +117,13 @@ export const PortsSpec = z
   .prefault({});
 
 const GluetunSpec = z.strictObject({
-  container: z.string().min(1).describe('The Gluetun container whose network namespace engines join'),
+  container: z
+    .string()
+    .regex(CONTAINER_NAME, { error: 'expected a container name: letters, digits, "_", "." and "-"' })
+    .refine((name) => !['host', 'none', 'bridge', 'default'].includes(name.toLowerCase()), {
+      error: 'expected the name of the Gluetun container, not a Docker network mode',
+    })
+    .describe('The Gluetun container whose network namespace engines join'),
   controlUrl: z
     .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://gluetun:8000' })
     .optional()
@@ -96,11 +132,7 @@ const GluetunSpec = z.strictObject({
   apiKey: z.string().min(1).optional().describe('Sent as X-API-Key; use ${VAR} to keep it out of the file'),
   healthIntervalSeconds: seconds('Time between two VPN probes', 5),
   failureThreshold: count('Consecutive failed VPN probes before emergency', 1, 3),
-  recoverySeconds: z
-    .number()
-    .min(0)
-    .default(120)
-    .describe('After recovery: stabilisation window with no port-change decisions'),
+  recoverySeconds: seconds('After recovery: stabilisation window with no port-change decisions', 120, 'zero'),
   restartEnginesOnReconnect: z
     .boolean()
     .default(true)
