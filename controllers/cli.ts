@@ -30,7 +30,8 @@ Commands:
                                                            ports and the state dir (exit 0 all good, 1 problems)
   schema                                                   print the JSON Schema (draft-07) of the file
 
-Environment: DOCKER_HOST, ENGINEPOOL_API_TOKEN, ENGINEPOOL_ENGINE_HOST, ENGINEPOOL_STREAM_CHECK_SECONDS,
+Environment: DOCKER_HOST, ENGINEPOOL_API_TOKEN (or _FILE), ENGINEPOOL_API_READ_TOKEN (or _FILE),
+             ENGINEPOOL_ENGINE_HOST, ENGINEPOOL_RESYNC_SECONDS, ENGINEPOOL_STREAM_CHECK_SECONDS,
              LOG_LEVEL, LOG_FORMAT=json|pretty`;
 
 type Io = { out: (text: string) => void; err: (text: string) => void };

@@ -175,6 +175,7 @@ export function compatRoutes(deps: CompatDeps): Route[] {
     {
       method: 'GET',
       path: '/engines',
+      sensitive: true,
       handle: ({ query }) => {
         const facts = registry.facts();
         const streams = registry.list();
@@ -207,6 +208,7 @@ export function compatRoutes(deps: CompatDeps): Route[] {
     {
       method: 'GET',
       path: '/streams',
+      sensitive: true,
       handle: ({ query }) => {
         const status = query.get('status') ?? 'started';
         if (status !== 'started' && status !== 'ended') {
@@ -356,6 +358,7 @@ export function compatRoutes(deps: CompatDeps): Route[] {
     {
       method: 'GET',
       path: '/vpn/status',
+      sensitive: true,
       handle: ({ query }) => {
         const named = query.get('pool');
         if (named !== null) poolEngines(controller, named);

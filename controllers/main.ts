@@ -3,6 +3,7 @@ import { type Clock, systemClock } from '../state/clock.js';
 import { vpnContainers } from '../state/spec/index.js';
 import { detectSelf, type SelfLocation } from './addressing.js';
 import { apiRoutes } from './api.js';
+import { type ApiTokens, readApiTokens } from './apiToken.js';
 import { compatRoutes } from './compat.js';
 import { Controller } from './controller.js';
 import { createDockerPort } from './docker.js';
@@ -77,7 +78,9 @@ export async function runController(options: RunOptions): Promise<number> {
   let listen: { host: string; port: number };
   let checkSeconds: number;
   let resyncSeconds: number;
+  let tokens: ApiTokens;
   try {
+    tokens = readApiTokens(env);
     listen = parseListen(options.listen);
     checkSeconds = parseCheckSeconds(env.ENGINEPOOL_STREAM_CHECK_SECONDS);
     resyncSeconds = parseResyncSeconds(env.ENGINEPOOL_RESYNC_SECONDS);
@@ -168,11 +171,12 @@ export async function runController(options: RunOptions): Promise<number> {
     onStarted: (id) => controller.observer.invalidate(id),
     onGap: () => controller.observer.invalidateAll(),
   });
-  const token = env.ENGINEPOOL_API_TOKEN || undefined;
+  const { token, readToken } = tokens;
   const deps = { controller, registry, metrics, logger, clock, wake };
   const server = createHttpServer({
     routes: [...apiRoutes(deps), ...compatRoutes(deps)],
     ...(token ? { token } : {}),
+    ...(readToken ? { readToken } : {}),
     logger,
   });
   try {
@@ -190,6 +194,7 @@ export async function runController(options: RunOptions): Promise<number> {
     registry.close();
     return 1;
   }
+  for (const warning of tokens.warnings) logger.warn(warning);
   if (!token)
     logger.warn('ENGINEPOOL_API_TOKEN is not set: the API is read-only (mutating routes answer 403)');
   logger.info({ listen: `${listen.host}:${listen.port}` }, 'API listening');
