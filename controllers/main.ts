@@ -91,7 +91,7 @@ export async function runController(options: RunOptions): Promise<number> {
   const metrics = new Metrics();
   const docker = createDockerPort({ dockerHost: env.DOCKER_HOST, observe: metrics.dockerCall });
   const stateDir = options.stateDir ?? defaultStateDirFor(options.config, env);
-  const registry = new StreamRegistry({ stateDir, clock, logger });
+  const registry = new StreamRegistry({ stateDir, clock, logger, onWrite: metrics.stateWrite });
   try {
     registry.open();
   } catch (error) {
