@@ -1,20 +1,21 @@
 import { resolve } from 'node:path';
 import { type Clock, systemClock } from '../state/clock.js';
 import { vpnContainers } from '../state/spec/index.js';
-import { detectSelf, type SelfLocation } from './addressing.js';
-import { apiRoutes } from './api.js';
-import { type ApiTokens, readApiTokens } from './apiToken.js';
-import { compatRoutes } from './compat.js';
-import { Controller } from './controller.js';
-import { createDockerPort } from './docker.js';
-import { concernsPools, DockerEvents } from './events.js';
-import { createHttpServer } from './http.js';
-import { createLogger, type Logger } from './logger.js';
-import { Loop } from './loop.js';
-import { Metrics } from './metrics.js';
-import { SpecSource } from './specSource.js';
-import { defaultStateDirFor, StateDirLockedError, StreamRegistry } from './streams.js';
-import { StreamWatcher } from './streamWatcher.js';
+import { type ApiTokens, readApiTokens } from './config/apiToken.js';
+import { parseCheckSeconds, parseListen, parseResyncSeconds } from './config/environment.js';
+import { SpecSource } from './config/specSource.js';
+import { compatRoutes } from './http/compat/compat.js';
+import { apiRoutes } from './http/routes/native.js';
+import { createHttpServer } from './http/server.js';
+import { Controller } from './loop/controller.js';
+import { concernsPools, DockerEvents } from './loop/events.js';
+import { Loop } from './loop/loop.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { detectSelf, type SelfLocation } from './runtime/addressing.js';
+import { createDockerRuntime } from './runtime/docker/dockerRuntime.js';
+import { defaultStateDirFor, StateDirLockedError, StreamRegistry } from './streams/registry.js';
+import { StreamWatcher } from './streams/watcher.js';
 
 // The composition root of `enginepool run`: config, logger, metrics, Docker, machines, loop, HTTP,
 // signals. On SIGTERM it stops acting and exits; the engines keep running for the next start to adopt.
@@ -28,36 +29,6 @@ export interface RunOptions {
   readonly clock?: Clock;
   /** Resolves when the controller should stop (defaults to SIGTERM/SIGINT). */
   readonly stopSignal?: Promise<string>;
-}
-
-/** Parses ENGINEPOOL_STREAM_CHECK_SECONDS: how often open streams are checked against their engines. */
-export function parseCheckSeconds(text: string | undefined): number {
-  if (text === undefined || text.trim() === '') return 10;
-  const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600)
-    throw new Error(`ENGINEPOOL_STREAM_CHECK_SECONDS expects seconds between 0.1 and 3600, got "${text}"`);
-  return seconds;
-}
-
-/** Parses `HOST:PORT` (or `:PORT`, or `PORT`). */
-export function parseListen(text: string): { host: string; port: number } {
-  const match = /^(?:(.*):)?(\d{1,5})$/.exec(text.trim());
-  const port = Number(match?.[2]);
-  if (!match || port > 65535) throw new Error(`--listen expects HOST:PORT, got "${text}"`);
-  const host = (match[1] ?? '').replace(/^\[(.*)\]$/, '$1');
-  // Why: the API shows stream keys and session URLs; a bare port listens on the loopback only, and
-  // exposing it is a choice (the container image passes 0.0.0.0:8000 on purpose).
-  return { host: host || '127.0.0.1', port };
-}
-
-/** Parses ENGINEPOOL_RESYNC_SECONDS: the longest time between two passes (default 10). */
-export function parseResyncSeconds(text: string | undefined): number {
-  if (text === undefined || text.trim() === '') return 10;
-  const seconds = Number(text);
-  // Why: Node fires a timeout above 2^31 ms at once; an unbounded value would be a hot loop.
-  if (!Number.isFinite(seconds) || seconds < 0.5 || seconds > 3600)
-    throw new Error(`ENGINEPOOL_RESYNC_SECONDS expects seconds between 0.5 and 3600, got "${text}"`);
-  return seconds;
 }
 
 function signalled(): Promise<string> {
@@ -89,7 +60,7 @@ export async function runController(options: RunOptions): Promise<number> {
     return 2;
   }
   const metrics = new Metrics();
-  const docker = createDockerPort({ dockerHost: env.DOCKER_HOST, observe: metrics.dockerCall });
+  const docker = createDockerRuntime({ dockerHost: env.DOCKER_HOST, observe: metrics.dockerCall });
   const stateDir = options.stateDir ?? defaultStateDirFor(options.config, env);
   const registry = new StreamRegistry({ stateDir, clock, logger, onWrite: metrics.stateWrite });
   try {
@@ -141,7 +112,7 @@ export async function runController(options: RunOptions): Promise<number> {
     registry,
     clock,
     logger,
-    endpoint: (containerId) => controller.allEngines().find((e) => e.containerId === containerId),
+    endpoint: (containerId) => controller.view.allEngines().find((e) => e.containerId === containerId),
     wake,
     periodMs: checkSeconds * 1000,
   });
@@ -158,7 +129,7 @@ export async function runController(options: RunOptions): Promise<number> {
     },
     resyncMs: resyncSeconds * 1000,
     onResync: () => {
-      controller.observer.invalidateAll();
+      controller.invalidate();
       if (!selfKnown) void refreshSelf();
     },
   });
@@ -168,11 +139,11 @@ export async function runController(options: RunOptions): Promise<number> {
     logger,
     wake,
     relevant: (event) => concernsPools(event, vpnContainers(specSource.current().spec)),
-    onStarted: (id) => controller.observer.invalidate(id),
-    onGap: () => controller.observer.invalidateAll(),
+    onStarted: (id) => controller.invalidate(id),
+    onGap: () => controller.invalidate(),
   });
   const { token, readToken } = tokens;
-  const deps = { controller, registry, metrics, logger, clock, wake };
+  const deps = { controller, view: controller.view, registry, metrics, logger, clock, wake };
   const server = createHttpServer({
     routes: [...apiRoutes(deps), ...compatRoutes(deps)],
     ...(token ? { token } : {}),
