@@ -81,6 +81,23 @@ export function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
+/** Every scalar key written a second time in its mapping, with the offset of the repeat. */
+export function duplicateKeyOffsets(doc: Document.Parsed): { key: string; offset: number | undefined }[] {
+  const duplicates: { key: string; offset: number | undefined }[] = [];
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const key = String(pair.key.value);
+        if (seen.has(key)) duplicates.push({ key, offset: pair.key.range?.[0] });
+        seen.add(key);
+      }
+    },
+  });
+  return duplicates;
+}
+
 /** The offset of every alias of a document, in one pass (no alias is resolved). */
 export function aliasOffsets(doc: Document.Parsed): (number | undefined)[] {
   const offsets: (number | undefined)[] = [];

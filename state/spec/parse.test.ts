@@ -147,6 +147,12 @@ describe('parseSpec', () => {
     );
   });
 
+  it('reports a key written twice in one mapping', () => {
+    expect(errors(base.replace('max: 4', 'max: 4\n    max: 5'))).toBe(
+      'pool.yaml:12:5: invalid YAML: the key "max" appears twice in one mapping',
+    );
+  });
+
   it('reports an alias without its anchor at its line, instead of throwing', () => {
     const text = base.replace('args: ["--http-port={{httpPort}}"]', 'args: [*nope]');
     expect(errors(text)).toBe(
