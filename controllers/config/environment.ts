@@ -1,13 +1,19 @@
 // The controller's settings that come from its command line and environment (the file's come through
 // SpecSource): parsed and checked once, at start.
 
-/** Parses ENGINEPOOL_STREAM_CHECK_SECONDS: how often open streams are checked against their engines. */
-export function parseCheckSeconds(text: string | undefined): number {
+/** Parses a duration variable: 10 when unset, else seconds within [min, 3600]; throws otherwise. */
+function parseSeconds(name: string, text: string | undefined, min: number): number {
   if (text === undefined || text.trim() === '') return 10;
   const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600)
-    throw new Error(`ENGINEPOOL_STREAM_CHECK_SECONDS expects seconds between 0.1 and 3600, got "${text}"`);
+  // Why: Node fires a timeout above 2^31 ms at once; an unbounded value would be a hot loop.
+  if (!Number.isFinite(seconds) || seconds < min || seconds > 3600)
+    throw new Error(`${name} expects seconds between ${min} and 3600, got "${text}"`);
   return seconds;
+}
+
+/** Parses ENGINEPOOL_STREAM_CHECK_SECONDS: how often open streams are checked against their engines. */
+export function parseCheckSeconds(text: string | undefined): number {
+  return parseSeconds('ENGINEPOOL_STREAM_CHECK_SECONDS', text, 0.1);
 }
 
 /** Parses `HOST:PORT` (or `:PORT`, or `PORT`). */
@@ -23,10 +29,5 @@ export function parseListen(text: string): { host: string; port: number } {
 
 /** Parses ENGINEPOOL_RESYNC_SECONDS: the longest time between two passes (default 10). */
 export function parseResyncSeconds(text: string | undefined): number {
-  if (text === undefined || text.trim() === '') return 10;
-  const seconds = Number(text);
-  // Why: Node fires a timeout above 2^31 ms at once; an unbounded value would be a hot loop.
-  if (!Number.isFinite(seconds) || seconds < 0.5 || seconds > 3600)
-    throw new Error(`ENGINEPOOL_RESYNC_SECONDS expects seconds between 0.5 and 3600, got "${text}"`);
-  return seconds;
+  return parseSeconds('ENGINEPOOL_RESYNC_SECONDS', text, 0.5);
 }
