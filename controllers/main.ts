@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { type Clock, systemClock } from '../state/clock.js';
-import { vpnContainers } from '../state/spec.js';
+import { usesSwarm, vpnContainers } from '../state/spec.js';
 import { SpecSource } from './config/specSource.js';
 import { compatRoutes } from './http/compat/compat.js';
 import { apiRoutes } from './http/routes/native.js';
@@ -12,6 +12,9 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { detectSelf, type SelfLocation } from './runtime/addressing.js';
 import { createDockerRuntime } from './runtime/docker/dockerRuntime.js';
+import { createPoolRuntime } from './runtime/swarm/poolRuntime.js';
+import { enginesPerNode } from './runtime/swarm/swarmObjects.js';
+import { createSwarmRuntime } from './runtime/swarm/swarmRuntime.js';
 import { defaultStateDirFor, StateDirLockedError, StreamRegistry } from './streams/registry.js';
 import { StreamWatcher } from './streams/watcher.js';
 
@@ -78,7 +81,18 @@ export async function runController(options: RunOptions): Promise<number> {
     return 2;
   }
   const metrics = new Metrics();
-  const docker = createDockerRuntime({ dockerHost: env.DOCKER_HOST, observe: metrics.dockerCall });
+  const poolOf = (name: string) => specSource.current().spec?.pools.find((p) => p.name === name);
+  const docker = createPoolRuntime({
+    docker: createDockerRuntime({ dockerHost: env.DOCKER_HOST, observe: metrics.dockerCall }),
+    swarm: createSwarmRuntime({
+      dockerHost: env.DOCKER_HOST,
+      observe: metrics.dockerCall,
+      placementOf: (name) => poolOf(name)?.placement,
+    }),
+    runtimeOf: (name) => poolOf(name)?.runtime,
+    swarmWanted: () => usesSwarm(specSource.current().spec),
+    onSnapshot: (snapshot) => metrics.swarmNodes(...enginesPerNode(snapshot)),
+  });
   const stateDir = options.stateDir ?? defaultStateDirFor(options.config, env);
   const registry = new StreamRegistry({ stateDir, clock, logger });
   try {

@@ -1,0 +1,92 @@
+import { LABELS } from '../../../state/labels.js';
+import type { DockerContainerSummary } from '../../../state/observed.js';
+import type { Runtime, RuntimeEvent } from '../runtime.js';
+import type { SwarmRuntime, SwarmSnapshot } from './swarmRuntime.js';
+
+// One Runtime for a file whose pools use both runtimes: Docker's containers plus the Swarm engines
+// mapped into container shapes, so the observer, reconcilers and executor stay as they are. Creates go
+// by the pool's runtime; everything else by whether the id or name is a Swarm engine's.
+
+/** Options of {@link createPoolRuntime}. */
+export interface PoolRuntimeOptions {
+  readonly docker: Runtime;
+  readonly swarm: SwarmRuntime;
+  /** The runtime of a pool in the spec (undefined: not in the spec). */
+  readonly runtimeOf: (pool: string) => 'docker' | 'swarm' | undefined;
+  /** True while some pool of the spec runs on Swarm. */
+  readonly swarmWanted: () => boolean;
+  /** Each Swarm observation, for metrics per node. */
+  readonly onSnapshot?: (snapshot: SwarmSnapshot) => void;
+}
+
+/** Docker's label on the containers of Swarm tasks. */
+const TASK_LABEL = 'com.docker.swarm.service.id';
+
+/** The Runtime over Docker and Swarm together. */
+export function createPoolRuntime(options: PoolRuntimeOptions): Runtime {
+  const { docker, swarm } = options;
+  /** Ids and names of the Swarm engines of the last observation and of creates since. */
+  const swarmKeys = new Set<string>();
+  /** Services were seen last time: keep looking, so engines of a pool edited out are still removed. */
+  let servicesSeen = false;
+  const isSwarm = (idOrName: string) => swarmKeys.has(idOrName.replace(/^\//, ''));
+
+  async function listContainers(): Promise<DockerContainerSummary[]> {
+    const wanted = options.swarmWanted() || servicesSeen;
+    const [containers, snapshot] = await Promise.all([
+      docker.listContainers(),
+      wanted ? swarm.snapshot() : undefined,
+    ]);
+    if (!snapshot) return containers;
+    options.onSnapshot?.(snapshot);
+    servicesSeen = snapshot.engines.length > 0;
+    swarmKeys.clear();
+    for (const { summary } of snapshot.engines) {
+      swarmKeys.add(summary.Id);
+      swarmKeys.add(summary.Names?.[0]?.replace(/^\//, '') ?? '');
+    }
+    // Why: a task's container carries the engine's labels; the engine is its service, counted once.
+    const plain = containers.filter((c) => !c.Labels?.[TASK_LABEL]);
+    return [...plain, ...snapshot.engines.map((e) => e.summary)];
+  }
+
+  return {
+    ...docker,
+    listContainers,
+    inspectContainer: async (idOrName) =>
+      isSwarm(idOrName) ? (await swarm.inspect(idOrName))?.details : await docker.inspectContainer(idOrName),
+    createContainer: async (body) => {
+      if (options.runtimeOf(body.Labels[LABELS.pool] ?? '') !== 'swarm')
+        return await docker.createContainer(body);
+      const id = await swarm.create(body);
+      swarmKeys.add(id);
+      swarmKeys.add(body.name);
+      return id;
+    },
+    // Why: a service starts its task when it is created; there is nothing to start.
+    startContainer: async (id) => (isSwarm(id) ? undefined : await docker.startContainer(id)),
+    restartContainer: async (id, timeoutSeconds) =>
+      isSwarm(id) ? await swarm.restart(id) : await docker.restartContainer(id, timeoutSeconds),
+    removeContainer: async (id) => (isSwarm(id) ? await swarm.remove(id) : await docker.removeContainer(id)),
+    events: async ({ since, signal }) => {
+      const containers = await docker.events({ ...(since !== undefined ? { since } : {}), signal });
+      return merge([containers, await swarm.events(signal, () => options.swarmWanted() || servicesSeen)]);
+    },
+  };
+}
+
+/** Events of several streams as one; it ends when any ends (the follower then redials all). */
+async function* merge(streams: readonly AsyncIterable<RuntimeEvent>[]): AsyncIterable<RuntimeEvent> {
+  const iterators = streams.map((s) => s[Symbol.asyncIterator]());
+  const next = iterators.map((it, i) => it.next().then((result) => ({ result, i })));
+  try {
+    for (;;) {
+      const { result, i } = await Promise.race(next);
+      if (result.done) return;
+      next[i] = iterators[i]!.next().then((r) => ({ result: r, i }));
+      yield result.value;
+    }
+  } finally {
+    for (const it of iterators) void it.return?.();
+  }
+}
