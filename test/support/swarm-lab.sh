@@ -4,10 +4,11 @@
 # nodes talk over a private /24 that exists only inside those namespaces (a bridge in node 0's
 # namespace, a veth pair to each other node), node 0 is the manager.
 #   swarm-lab.sh up NAME NODES OCTET IMAGE...  namespaces ep-NAME-0..N-1 on 10.231.OCTET.0/24, swarm
-#                                              joined, the images loaded on every node
+#                                              joined, the images loaded on every node (one node:
+#                                              the manager advertises 127.0.0.1, no /24)
 #   swarm-lab.sh stop NAME I                   stop node I's dockerd (the node goes down)
 #   swarm-lab.sh down NAME                     stop every dockerd, remove their state and namespaces
-# Node I's socket: /run/eplab/NAME-I.sock; its address 10.231.OCTET.(I+1).
+# Node I's socket: /run/eplab/NAME-I.sock; its address 10.231.OCTET.(I+1) (127.0.0.1 alone).
 set -euo pipefail
 cmd=${1:?usage}; name=${2:?name}
 run=/run/eplab; data=/var/lib/eplab
@@ -45,9 +46,14 @@ case $cmd in
       ip netns add "$(ns "$i")"
       ip -n "$(ns "$i")" link set lo up
     done
-    ip -n "$(ns 0)" link add br0 type bridge
-    ip -n "$(ns 0)" addr add $net.1/24 dev br0
-    ip -n "$(ns 0)" link set br0 up
+    # One node: the manager on its loopback, as a one-host swarm is made (its engines at 127.0.0.1).
+    manager=127.0.0.1
+    if [ "$nodes" -gt 1 ]; then
+      manager=$net.1
+      ip -n "$(ns 0)" link add br0 type bridge
+      ip -n "$(ns 0)" addr add $net.1/24 dev br0
+      ip -n "$(ns 0)" link set br0 up
+    fi
     for i in $(seq 1 $((nodes - 1))); do
       ip link add "eplab$$-$i" netns "$(ns 0)" type veth peer name eth0 netns "$(ns "$i")"
       ip -n "$(ns 0)" link set "eplab$$-$i" master br0 up
@@ -57,12 +63,12 @@ case $cmd in
     pids=()
     for i in $(seq 0 $((nodes - 1))); do start_node "$i" & pids+=($!); done
     for p in "${pids[@]}"; do wait "$p"; done
-    d 0 swarm init --advertise-addr $net.1 --listen-addr $net.1:2377 >/dev/null
+    d 0 swarm init --advertise-addr $manager --listen-addr $manager:2377 >/dev/null
     # Why: a node is declared down after a few missed heartbeats; 1 s keeps the node-down test short.
     d 0 swarm update --dispatcher-heartbeat 1s >/dev/null
     token=$(d 0 swarm join-token -q worker)
     for i in $(seq 1 $((nodes - 1))); do
-      d "$i" swarm join --token "$token" --advertise-addr $net.$((i + 1)) $net.1:2377 >/dev/null
+      d "$i" swarm join --token "$token" --advertise-addr $net.$((i + 1)) $manager:2377 >/dev/null
     done
     for image in "$@"; do
       for i in $(seq 0 $((nodes - 1))); do docker save "$image" | d "$i" load -q >/dev/null; done
@@ -70,12 +76,13 @@ case $cmd in
     ;;
   stop) stop_node "${3:?node}" ;;
   down)
+    pids=()
     for pidf in $run/"$name"-*.pid; do
       [ -e "$pidf" ] || continue
       i=${pidf#"$run/$name-"}; i=${i%.pid}
-      d "$i" rm -f $(d "$i" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
-      stop_node "$i"
+      { d "$i" rm -f $(d "$i" ps -aq 2>/dev/null) >/dev/null 2>&1 || true; stop_node "$i"; } & pids+=($!)
     done
+    for p in "${pids[@]}"; do wait "$p"; done
     for nsname in $(ip netns list | awk '{print $1}' | grep "^ep-$name-" || true); do
       for p in $(ip netns pids "$nsname" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
       ip netns del "$nsname" 2>/dev/null || true
