@@ -12,6 +12,7 @@ import { readSpecFile } from '../config/specSource.js';
 import { probeVpn } from '../loop/vpnProber.js';
 import { runController } from '../main.js';
 import { createDockerRuntime } from '../runtime/docker/dockerRuntime.js';
+import { createSwarmRuntime } from '../runtime/swarm/swarmRuntime.js';
 import { readStreamFacts } from '../streams/registry.js';
 import { runDoctor } from './doctor/doctor.js';
 import { renderStatus } from './statusTable.js';
@@ -198,6 +199,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
           env: process.env,
           // Why: a short timeout; doctor exists to say quickly what is wrong, not to wait on it.
           docker: createDockerRuntime({ dockerHost: process.env.DOCKER_HOST, timeoutMs: 5_000 }),
+          swarm: createSwarmRuntime({
+            dockerHost: process.env.DOCKER_HOST,
+            timeoutMs: 5_000,
+            placementOf: () => undefined,
+          }),
           io,
         });
       }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { answers, http, poolYaml, TestScope, waitFor } from '../support/harness.js';
+import { answers, cli, http, poolYaml, TestScope, waitFor } from '../support/harness.js';
 import { SwarmLab } from '../support/swarm.js';
 
 // Swarm pools on a one-node swarm the file makes itself (a private dockerd in its own network
@@ -208,5 +209,21 @@ describe('a Swarm pool on one node', () => {
     await waitFor('back to one free engine', async () => (await lab.services(pool)).length === 1, {
       timeoutMs: 60_000,
     });
+  });
+
+  it('doctor checks the swarm: a manager, ready nodes, where each pool may go, the image on the nodes', async () => {
+    // A controller object only for its config file; it is not started.
+    const c = lab.controller(scope, swarmPool('swarm-d', '26050-26059', '{ minFree: 1, max: 4 }'), 26901);
+    const onSwarm = await cli(['doctor', '--config', c.config], { DOCKER_HOST: lab.dockerHost() });
+    expect(onSwarm.stdout).toMatch(/ok\s+swarm: the Docker engine is a Swarm manager/);
+    expect(onSwarm.stdout).toMatch(/ok\s+swarm nodes: 1 ready and active/);
+    expect(onSwarm.stdout).toContain(`placement swarm-d: 1 node(s) may run its engines: ${lab.hostname(0)}`);
+    expect(onSwarm.stdout).toMatch(/image enginepool\/stand-in-engine:dev on the nodes: /);
+
+    // The host's dockerd is no swarm manager: doctor says so and how to fix it.
+    const onHost = await cli(['doctor', '--config', c.config], { DOCKER_HOST: '' });
+    expect(onHost.code).toBe(1);
+    expect(onHost.stdout).toMatch(/FAIL\s+swarm: not a Swarm manager/);
+    expect(onHost.stdout).toMatch(/docker swarm init/);
   });
 });

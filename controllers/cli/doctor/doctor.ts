@@ -4,14 +4,16 @@ import { dirname, resolve } from 'node:path';
 import { allowedPorts, foreignHolders, ownEngineNames } from '../../../reconcilers/ports.js';
 import { systemClock } from '../../../state/clock.js';
 import type { ObservedWorld } from '../../../state/observed.js';
-import { type DesiredSpec, formatIssues, type PoolSpec } from '../../../state/spec.js';
+import { type DesiredSpec, formatIssues, type PoolSpec, usesSwarm } from '../../../state/spec.js';
 import { readSpecFile } from '../../config/specSource.js';
 import { Observer } from '../../loop/observer.js';
 import { probeControlServer } from '../../loop/vpnProber.js';
 import { detectSelf } from '../../runtime/addressing.js';
 import { connectionOptions } from '../../runtime/docker/dockerRuntime.js';
 import { type Runtime, RuntimeError, type RuntimeVersion } from '../../runtime/runtime.js';
+import type { SwarmRuntime } from '../../runtime/swarm/swarmRuntime.js';
 import { defaultStateDirFor, stateDirHolder } from '../../streams/registry.js';
+import { swarmFindings } from './swarmDoctor.js';
 
 // `enginepool doctor`: the troubleshooting guide users needed, as a command. It checks the file, Docker
 // (reachability, permissions, API version), each image, network and VPN (container, published ports,
@@ -37,6 +39,8 @@ export interface DoctorOptions {
   readonly stateDir?: string | undefined;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly docker: Runtime;
+  /** The Swarm side, for pools with `runtime: swarm`. */
+  readonly swarm?: SwarmRuntime;
   readonly io: { out: (text: string) => void; err: (text: string) => void };
   /** Timeout of one control-server request. */
   readonly httpTimeoutMs?: number;
@@ -88,6 +92,8 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
       findings.push(await imageFinding(docker, image));
     for (const network of [...new Set(spec.pools.flatMap((p) => p.template.network ?? []))])
       findings.push(await networkFinding(docker, network));
+    if (options.swarm && usesSwarm(spec))
+      findings.push(...(await swarmFindings(spec, options.swarm, docker)));
     try {
       world = await new Observer(docker, () => systemClock.now()).observe(spec);
       inContainer = (await detectSelf(docker, env.DOCKER_HOST)).inContainer;
