@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { poolYaml, TestScope, waitFor } from '../support/harness.js';
+import { cli, poolYaml, TestScope, waitFor } from '../support/harness.js';
 import { SwarmLab } from '../support/swarm.js';
 
 // A Swarm pool on a three-node swarm the file makes itself: three private dockerd instances, each in
@@ -34,6 +34,8 @@ it('spreads engines over the nodes, and replaces the engines of a node that goes
   };
   const engines = await waitFor('4 ready engines', () => ready(4), { timeoutMs: 60_000 });
   const converged = Date.now() - started;
+  const firstCreate = Date.parse(String(c.logLines().find((l) => l.action === 'create')?.time));
+  const fromFirstCreate = Date.now() - firstCreate;
 
   const perNode = (list: any[]) => {
     const counts = new Map<string, number>();
@@ -70,9 +72,11 @@ it('spreads engines over the nodes, and replaces the engines of a node that goes
   expect(healed.map((e) => e.containerId)).not.toContain(lost[0]);
   expect(healed.map((e) => e.name).sort()).toEqual([`${pool}-1`, `${pool}-2`, `${pool}-3`, `${pool}-4`]);
   expect(Math.max(...perNode(healed).values())).toBe(2);
+  const status = await cli(['status', '--url', c.url]);
+  expect(status.stdout).toMatch(/^ {2}nodes ep-s3-\d 2, ep-s3-\d 2$/m);
   const metrics = (await c.api('/metrics')).text;
   expect(metrics).toContain(`enginepool_node_ready{node="${lab.hostname(down)}"} 0`);
   console.log(
-    `swarm of 3 nodes: 4 engines ready in ${converged} ms; node down to minFree restored in ${recovered} ms`,
+    `swarm of 3 nodes: 4 engines ready ${converged} ms after the controller started (${fromFirstCreate} ms after its first create); node down to minFree restored in ${recovered} ms`,
   );
 });
