@@ -42,12 +42,17 @@ async function taskContainers(pool: string) {
 describe('a Swarm pool on one node', () => {
   it('converges to <pool>-1..N one-replica services on host-mode ports with the labels on service and task, answering at the node', async () => {
     const pool = 'swarm-a';
+    const started = Date.now();
     const c = await lab
       .controller(scope, swarmPool(pool, '26000-26009', '{ minFree: 3, max: 5 }'), 26900)
       .start();
     await waitFor('3 ready engines', async () => (await c.pool(pool))?.replicas?.ready === 3, {
       timeoutMs: 60_000,
     });
+    const firstCreate = Date.parse(String(c.logLines().find((l) => l.action === 'create')?.time));
+    console.log(
+      `one-node swarm: 3 engines ready ${Date.now() - started} ms after the controller started (${Date.now() - firstCreate} ms after its first create)`,
+    );
 
     const services = await lab.services(pool);
     expect(services.map((s) => s.Spec.Name)).toEqual([`${pool}-1`, `${pool}-2`, `${pool}-3`]);
