@@ -1,3 +1,4 @@
+import { describeBreaker } from '../state/machines/circuitBreaker.js';
 import { type EngineState, type EngineStatus, engineState } from './engines.js';
 import type { PoolPlan } from './plan.js';
 
@@ -93,8 +94,7 @@ export function poolStatus(input: PoolStatusInput): PoolStatus {
   const starting = count('starting');
   const { minFree, min, max } = pool.replicas;
   const vpn = snapshot.vpn;
-  const retryAt = breaker.retryAt === undefined ? undefined : iso(breaker.retryAt);
-  const breakerMessage = `circuit breaker ${breaker.state === 'open' ? 'open' : 'half-open'} after ${breaker.failures} provisioning failures${breaker.lastFailure ? ` (last: ${breaker.lastFailure})` : ''}${retryAt ? `; next trial at ${retryAt}` : '; one trial create at a time'}`;
+  const breakerMessage = describeBreaker(breaker);
 
   const conditions: Omit<Condition, 'lastTransitionTime'>[] = [];
   if (vpn && !vpn.usable) {
@@ -150,6 +150,24 @@ export function poolStatus(input: PoolStatusInput): PoolStatus {
       status: 'True',
       reason: 'Reconciling',
       message: `${input.planned.length} actions this pass`,
+    });
+  } else if (vpn && !vpn.usable) {
+    // Why: behind a VPN that is not usable nothing is started or judged; "Converged" said the pool
+    // matched the file while it waited (an empty pool included).
+    conditions.push({
+      type: 'Progressing',
+      status: 'False',
+      reason: 'VpnNotReady',
+      message: `nothing is started until the VPN is usable: ${vpn.holdReason ?? 'VPN not ready'}`,
+    });
+  } else if (plan.blocked) {
+    // Why: with every create held back the pool does not match the file; "Converged" said it did.
+    const { count, code, reason } = plan.blocked;
+    conditions.push({
+      type: 'Progressing',
+      status: 'False',
+      reason: code,
+      message: `${count} ${count === 1 ? 'create' : 'creates'} held back: ${reason}`,
     });
   } else {
     conditions.push({
@@ -250,7 +268,7 @@ export function poolStatus(input: PoolStatusInput): PoolStatus {
     circuitBreaker: {
       state: breaker.state,
       failures: breaker.failures,
-      ...(retryAt ? { retryAt } : {}),
+      ...(breaker.retryAt !== undefined ? { retryAt: iso(breaker.retryAt) } : {}),
       ...(breaker.lastFailure ? { lastFailure: breaker.lastFailure } : {}),
     },
   };

@@ -2,6 +2,7 @@ import type { Clock, TimerHandle } from '../../state/clock.js';
 import { parseForwardedPort, parsePublicIp, parseVpnStatus } from '../../state/gluetun.js';
 import { stableHash } from '../../state/labels.js';
 import type { GluetunSettings, PoolSpec } from '../../state/spec.js';
+import { httpGet } from '../http/client.js';
 import type { Logger } from '../observability/logger.js';
 import type { Runtime } from '../runtime/runtime.js';
 
@@ -22,6 +23,9 @@ export type VpnProbeResult =
     }
   | { readonly ok: false; readonly reason: string; readonly cause: VpnProbeCause };
 
+/** Gluetun's answers are a few bytes of JSON; more is not a control server. */
+const CONTROL_BODY_LIMIT = 64 * 1024;
+
 interface Answer {
   readonly status: number;
   readonly body: string;
@@ -32,18 +36,19 @@ async function get(
   path: string,
   apiKey: string | undefined,
   timeoutMs: number,
+  client: typeof httpGet,
 ): Promise<Answer> {
-  const response = await fetch(new URL(path, base), {
+  const answer = await client(new URL(path, base).href, {
+    timeoutMs,
+    maxBytes: CONTROL_BODY_LIMIT,
     headers: apiKey ? { 'X-API-Key': apiKey } : {},
-    signal: AbortSignal.timeout(timeoutMs),
-    redirect: 'follow',
   });
-  return { status: response.status, body: await response.text() };
+  if (!answer.ok) throw new Error(answer.error);
+  return answer;
 }
 
 function describe(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (error as Error).message ?? String(error);
+  return (error as Error).message ?? String(error);
 }
 
 /** Probes one VPN once: Docker's view of its container, then its control server. */
@@ -51,6 +56,7 @@ export async function probeVpn(
   docker: Runtime,
   settings: GluetunSettings,
   timeoutMs = 3_000,
+  client = httpGet,
 ): Promise<VpnProbeResult> {
   const details = await docker.inspectContainer(settings.container);
   if (!details)
@@ -70,7 +76,7 @@ export async function probeVpn(
       reason: `Docker reports VPN container "${settings.container}" ${health}`,
     };
   }
-  return await probeControlServer(settings, health, timeoutMs);
+  return await probeControlServer(settings, health, timeoutMs, client);
 }
 
 /**
@@ -82,11 +88,12 @@ export async function probeControlServer(
   settings: GluetunSettings,
   dockerHealth: string | undefined,
   timeoutMs = 3_000,
+  client = httpGet,
 ): Promise<VpnProbeResult> {
   const base = settings.controlUrl;
   let status: Answer;
   try {
-    status = await get(base, '/v1/vpn/status', settings.apiKey, timeoutMs);
+    status = await get(base, '/v1/vpn/status', settings.apiKey, timeoutMs, client);
   } catch (error) {
     return {
       ok: false,
@@ -118,7 +125,7 @@ export async function probeControlServer(
   }
   let publicIp: string | null = null;
   try {
-    const answer = await get(base, '/v1/publicip/ip', settings.apiKey, timeoutMs);
+    const answer = await get(base, '/v1/publicip/ip', settings.apiKey, timeoutMs, client);
     if (answer.status === 200) publicIp = parsePublicIp(answer.body);
   } catch {
     // The public IP is informative only.
@@ -126,9 +133,9 @@ export async function probeControlServer(
   let forwardedPort: number | null = null;
   if (settings.forwardedPort) {
     try {
-      let answer = await get(base, '/v1/portforward', settings.apiKey, timeoutMs);
+      let answer = await get(base, '/v1/portforward', settings.apiKey, timeoutMs, client);
       if (answer.status === 400 || answer.status === 404) {
-        answer = await get(base, '/v1/openvpn/portforwarded', settings.apiKey, timeoutMs);
+        answer = await get(base, '/v1/openvpn/portforwarded', settings.apiKey, timeoutMs, client);
       }
       if (answer.status === 200) forwardedPort = parseForwardedPort(answer.body);
       else if (answer.status === 401)
@@ -149,6 +156,8 @@ export interface VpnProberOptions {
   readonly docker: Runtime;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The HTTP client of the control server; the real one unless a test injects another. */
+  readonly httpGet?: typeof httpGet;
   readonly onResult: (pool: string, result: VpnProbeResult, at: number) => void;
 }
 
@@ -178,7 +187,7 @@ export class VpnProber {
     const timer = this.options.clock.setTimeout(async () => {
       let result: VpnProbeResult;
       try {
-        result = await probeVpn(this.options.docker, settings);
+        result = await probeVpn(this.options.docker, settings, undefined, this.options.httpGet);
       } catch (error) {
         result = {
           ok: false,

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { answers, cli, http, poolYaml, TestScope, waitFor } from '../support/harness.js';
 import { SwarmLab } from '../support/swarm.js';

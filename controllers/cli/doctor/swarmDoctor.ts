@@ -3,7 +3,7 @@ import type { DesiredSpec } from '../../../state/spec.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { type SwarmNode, toPlacementNode } from '../../runtime/swarm/swarmObjects.js';
 import type { SwarmRuntime } from '../../runtime/swarm/swarmRuntime.js';
-import type { Finding } from './doctor.js';
+import type { Finding } from './findings.js';
 
 // `enginepool doctor` for Swarm pools: the daemon is a manager, the nodes are ready, each pool has
 // nodes that may run its engines, and its image can reach every node.
