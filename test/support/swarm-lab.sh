@@ -41,6 +41,8 @@ stop_node() {
 case $cmd in
   up)
     nodes=${3:?nodes}; octet=${4:?octet}; shift 4
+    # shellcheck source=scripts/apt.sh
+    command -v ip >/dev/null 2>&1 || { source "$(dirname "$0")/../../scripts/apt.sh"; apt_install iproute2; }
     net=10.231.$octet
     for i in $(seq 0 $((nodes - 1))); do
       ip netns add "$(ns "$i")"
