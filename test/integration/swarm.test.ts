@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { answers, cli, http, poolYaml, TestScope, waitFor } from '../support/harness.js';
+import { startStream } from '../support/acexy.js';
+import { answers, cli, poolYaml, TestScope, waitFor } from '../support/harness.js';
 import { SwarmLab } from '../support/swarm.js';
 
 // Swarm pools on a one-node swarm the file makes itself (a private dockerd in its own network
@@ -164,25 +164,8 @@ describe('a Swarm pool on one node', () => {
     const stream = async (id: string) => {
       const engine = (await engines()).find((e) => e.health_status === 'healthy' && e.streams.length === 0);
       expect(engine.host).toBe(lab.address(0));
-      const playback = await http(
-        `http://${engine.host}:${engine.port}/ace/getstream?id=${id}&format=json&pid=${randomUUID()}`,
-      );
-      const session = playback.body.response;
-      const started = await c.api('/events/stream_started', {
-        method: 'POST',
-        token: c.token,
-        body: {
-          engine: { host: engine.host, port: engine.port },
-          stream: { key_type: 'content_id', key: id },
-          session: {
-            playback_session_id: session.playback_session_id,
-            stat_url: session.stat_url,
-            command_url: session.command_url,
-            is_live: 1,
-          },
-          labels: { stream_id: id },
-        },
-      });
+      const { event } = await startStream(engine, id);
+      const started = await c.api('/events/stream_started', { method: 'POST', token: c.token, body: event });
       expect(started.status).toBe(200);
     };
 
