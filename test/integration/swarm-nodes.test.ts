@@ -27,7 +27,11 @@ it('spreads engines over the nodes, and replaces the engines of a node that goes
     extra: '  runtime: swarm\n  placement:\n    maxPerNode: 2\n',
   });
   const started = Date.now();
-  const c = await lab.controller(scope, yaml, 26910).start();
+  const c = await lab
+    // Why no resync in the test's time: only the Swarm events (services, nodes, task states) wake
+    // the loop, so the test shows they do.
+    .controller(scope, yaml, 26910, { ENGINEPOOL_RESYNC_SECONDS: '600' })
+    .start();
   const ready = async (n: number) => {
     const engines = await c.engines(pool);
     return engines.length === n && engines.every((e) => e.state === 'ready') ? engines : undefined;
