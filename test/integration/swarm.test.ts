@@ -198,6 +198,25 @@ describe('a Swarm pool on one node', () => {
     });
   });
 
+  it('opens the circuit breaker when no node can run the image, and leaves no service behind', async () => {
+    const pool = 'swarm-e';
+    const yaml = swarmPool(pool, '26060-26069', '{ minFree: 2, max: 4 }')
+      .replace('enginepool/stand-in-engine:dev', 'enginepool/absent-engine:dev')
+      .concat('  circuitBreaker: { failureThreshold: 2, openSeconds: 600 }\n');
+    const c = await lab.controller(scope, yaml, 26901).start();
+    const status = await waitFor(
+      'the breaker open',
+      async () => {
+        const s = await c.pool(pool);
+        return s?.circuitBreaker?.state === 'open' ? s : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    expect(status.circuitBreaker.lastFailure).toMatch(/ExitedBeforeReady/);
+    // No engine is left behind: the rejected services were removed.
+    await waitFor('no services left', async () => (await lab.services(pool)).length === 0);
+  });
+
   it('doctor checks the swarm: a manager, ready nodes, where each pool may go, the image on the nodes', async () => {
     // A controller object only for its config file; it is not started.
     const c = lab.controller(scope, swarmPool('swarm-d', '26050-26059', '{ minFree: 1, max: 4 }'), 26901);
