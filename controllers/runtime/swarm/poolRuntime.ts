@@ -1,6 +1,6 @@
 import { LABELS } from '../../../state/labels.js';
 import type { DockerContainerSummary } from '../../../state/observed.js';
-import type { Runtime, RuntimeEvent } from '../runtime.js';
+import { type Runtime, RuntimeError, type RuntimeEvent } from '../runtime.js';
 import type { SwarmRuntime, SwarmSnapshot } from './swarmRuntime.js';
 
 // One Runtime for a file whose pools use both runtimes: Docker's containers plus the Swarm engines
@@ -35,7 +35,7 @@ export function createPoolRuntime(options: PoolRuntimeOptions): Runtime {
     const wanted = options.swarmWanted() || servicesSeen;
     const [containers, snapshot] = await Promise.all([
       docker.listContainers(),
-      wanted ? swarm.snapshot() : undefined,
+      wanted ? swarm.snapshot().catch(explainSwarm) : undefined,
     ]);
     if (!snapshot) return containers;
     options.onSnapshot?.(snapshot);
@@ -73,6 +73,19 @@ export function createPoolRuntime(options: PoolRuntimeOptions): Runtime {
       return merge([containers, await swarm.events(signal, () => options.swarmWanted() || servicesSeen)]);
     },
   };
+}
+
+/** A daemon that is no Swarm manager, said so that the reader knows what to change. */
+function explainSwarm(error: unknown): never {
+  if (error instanceof RuntimeError && /not a swarm manager/i.test(error.message)) {
+    throw new RuntimeError(
+      error.kind,
+      error.op,
+      `a pool has runtime: swarm, but ${error.message}: point DOCKER_HOST at a Swarm manager (enginepool doctor checks it)`,
+      error.statusCode,
+    );
+  }
+  throw error;
 }
 
 /** Events of several streams as one; it ends when any ends (the follower then redials all). */
