@@ -3,6 +3,7 @@ import { SimulatedClock } from 'xstate';
 import { LABELS } from '../../../state/labels.js';
 import type { CreateContainerBody } from '../../../state/template.js';
 import { MemoryRuntime } from '../../../test/support/memoryRuntime.js';
+import { RuntimeError } from '../runtime.js';
 import { createPoolRuntime } from './poolRuntime.js';
 import { type SwarmService, toEngineView, toServiceSpec } from './swarmObjects.js';
 import type { SwarmRuntime } from './swarmRuntime.js';
@@ -96,5 +97,23 @@ describe('createPoolRuntime', () => {
     await runtime.removeContainer(plainId);
     expect(calls.at(-1)).toBe(`remove ${serviceId}`);
     expect(docker.find('plain-1')).toBeUndefined();
+  });
+
+  it('names the fix when the daemon is no Swarm manager', async () => {
+    const { swarm } = memorySwarm();
+    const runtime = createPoolRuntime({
+      docker: new MemoryRuntime(new SimulatedClock()),
+      swarm: {
+        ...swarm,
+        snapshot: async () => {
+          throw new RuntimeError('server', 'service_list', 'This node is not a swarm manager.', 503);
+        },
+      },
+      runtimeOf: () => 'swarm',
+      swarmWanted: () => true,
+    });
+    await expect(runtime.listContainers()).rejects.toThrow(
+      /runtime: swarm, .*point DOCKER_HOST at a Swarm manager/,
+    );
   });
 });
