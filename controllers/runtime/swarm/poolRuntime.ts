@@ -69,8 +69,25 @@ export function createPoolRuntime(options: PoolRuntimeOptions): Runtime {
       isSwarm(id) ? await swarm.restart(id) : await docker.restartContainer(id, timeoutSeconds),
     removeContainer: async (id) => (isSwarm(id) ? await swarm.remove(id) : await docker.removeContainer(id)),
     events: async ({ since, signal }) => {
-      const containers = await docker.events({ ...(since !== undefined ? { since } : {}), signal });
-      return merge([containers, await swarm.events(signal, () => options.swarmWanted() || servicesSeen)]);
+      // Why its own signal: when one stream ends the follower redials both, so the other must close.
+      const both = new AbortController();
+      const abort = () => both.abort();
+      signal.addEventListener('abort', abort, { once: true });
+      const close = () => {
+        both.abort();
+        signal.removeEventListener('abort', abort);
+      };
+      try {
+        const containers = await docker.events({
+          ...(since !== undefined ? { since } : {}),
+          signal: both.signal,
+        });
+        const swarmEvents = await swarm.events(both.signal, () => options.swarmWanted() || servicesSeen);
+        return merge([containers, swarmEvents], close);
+      } catch (error) {
+        close();
+        throw error;
+      }
     },
   };
 }
@@ -88,8 +105,11 @@ function explainSwarm(error: unknown): never {
   throw error;
 }
 
-/** Events of several streams as one; it ends when any ends (the follower then redials all). */
-async function* merge(streams: readonly AsyncIterable<RuntimeEvent>[]): AsyncIterable<RuntimeEvent> {
+/** Events of several streams as one; it ends when any ends (the follower then redials all), then `close`s them. */
+async function* merge(
+  streams: readonly AsyncIterable<RuntimeEvent>[],
+  close: () => void,
+): AsyncIterable<RuntimeEvent> {
   const iterators = streams.map((s) => s[Symbol.asyncIterator]());
   const next = iterators.map((it, i) => it.next().then((result) => ({ result, i })));
   try {
@@ -100,6 +120,7 @@ async function* merge(streams: readonly AsyncIterable<RuntimeEvent>[]): AsyncIte
       yield result.value;
     }
   } finally {
+    close();
     for (const it of iterators) void it.return?.();
   }
 }
