@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { type Clock, systemClock } from '../state/clock.js';
-import { usesSwarm, vpnContainers } from '../state/spec.js';
+import { vpnContainers } from '../state/spec.js';
 import { parseCheckSeconds, parseListen, resyncSeconds } from './config/environment.js';
 import { SpecSource } from './config/specSource.js';
 import { compatRoutes } from './http/compat/compat.js';
@@ -12,10 +12,8 @@ import { Loop } from './loop/loop.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { detectSelf, type SelfLocation } from './runtime/addressing.js';
-import { createDockerRuntime } from './runtime/docker/dockerRuntime.js';
-import { createPoolRuntime } from './runtime/swarm/poolRuntime.js';
+import { createSpecRuntime } from './runtime/swarm/poolRuntime.js';
 import { enginesPerNode } from './runtime/swarm/swarmObjects.js';
-import { createSwarmRuntime } from './runtime/swarm/swarmRuntime.js';
 import { defaultStateDirFor, StateDirLockedError, StreamRegistry } from './streams/registry.js';
 import { StreamWatcher } from './streams/watcher.js';
 
@@ -58,16 +56,10 @@ export async function runController(options: RunOptions): Promise<number> {
     return 2;
   }
   const metrics = new Metrics();
-  const poolOf = (name: string) => specSource.current().spec?.pools.find((p) => p.name === name);
-  const docker = createPoolRuntime({
-    docker: createDockerRuntime({ dockerHost: env.DOCKER_HOST, observe: metrics.dockerCall }),
-    swarm: createSwarmRuntime({
-      dockerHost: env.DOCKER_HOST,
-      observe: metrics.dockerCall,
-      placementOf: (name) => poolOf(name)?.placement,
-    }),
-    runtimeOf: (name) => poolOf(name)?.runtime,
-    swarmWanted: () => usesSwarm(specSource.current().spec),
+  const docker = createSpecRuntime({
+    dockerHost: env.DOCKER_HOST,
+    spec: () => specSource.current().spec,
+    observe: metrics.dockerCall,
     onSnapshot: (snapshot) => metrics.swarmNodes(...enginesPerNode(snapshot)),
   });
   const stateDir = options.stateDir ?? defaultStateDirFor(options.config, env);

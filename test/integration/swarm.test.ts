@@ -55,6 +55,9 @@ describe('a Swarm pool on one node', () => {
 
     const services = await lab.services(pool);
     expect(services.map((s) => s.Spec.Name)).toEqual([`${pool}-1`, `${pool}-2`, `${pool}-3`]);
+    // `plan` sees the services as the running controller does: nothing to do.
+    const plan = await cli(['plan', '--config', c.config], { DOCKER_HOST: lab.dockerHost() });
+    expect([plan.code, plan.stderr]).toEqual([0, '']);
     const ports = new Set<number>();
     for (const service of services) {
       expect(service.Spec.Mode.Replicated.Replicas).toBe(1);

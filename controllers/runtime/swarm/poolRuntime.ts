@@ -1,7 +1,9 @@
 import { LABELS } from '../../../state/labels.js';
 import type { DockerContainerSummary } from '../../../state/observed.js';
-import { type Runtime, RuntimeError, type RuntimeEvent } from '../runtime.js';
-import type { SwarmRuntime, SwarmSnapshot } from './swarmRuntime.js';
+import { type DesiredSpec, usesSwarm } from '../../../state/spec.js';
+import { createDockerRuntime } from '../docker/dockerRuntime.js';
+import { type Runtime, type RuntimeCallObserver, RuntimeError, type RuntimeEvent } from '../runtime.js';
+import { createSwarmRuntime, type SwarmRuntime, type SwarmSnapshot } from './swarmRuntime.js';
 
 // One Runtime for a file whose pools use both runtimes: Docker's containers plus the Swarm engines
 // mapped into container shapes, so the observer, reconcilers and executor stay as they are. Creates go
@@ -17,6 +19,28 @@ export interface PoolRuntimeOptions {
   readonly swarmWanted: () => boolean;
   /** Each Swarm observation, for metrics per node. */
   readonly onSnapshot?: (snapshot: SwarmSnapshot) => void;
+}
+
+/** The Runtime of a spec's pools over one DOCKER_HOST (a Swarm manager when a pool runs on Swarm). */
+export function createSpecRuntime(options: {
+  readonly dockerHost: string | undefined;
+  readonly spec: () => DesiredSpec | undefined;
+  readonly observe?: RuntimeCallObserver;
+  readonly onSnapshot?: (snapshot: SwarmSnapshot) => void;
+}): Runtime {
+  const { dockerHost, observe } = options;
+  const poolOf = (name: string) => options.spec()?.pools.find((p) => p.name === name);
+  return createPoolRuntime({
+    docker: createDockerRuntime({ dockerHost, ...(observe ? { observe } : {}) }),
+    swarm: createSwarmRuntime({
+      dockerHost,
+      ...(observe ? { observe } : {}),
+      placementOf: (name) => poolOf(name)?.placement,
+    }),
+    runtimeOf: (name) => poolOf(name)?.runtime,
+    swarmWanted: () => usesSwarm(options.spec()),
+    ...(options.onSnapshot ? { onSnapshot: options.onSnapshot } : {}),
+  });
 }
 
 /** Docker's label on the containers of Swarm tasks. */
