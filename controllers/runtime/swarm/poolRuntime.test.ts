@@ -47,7 +47,10 @@ function memorySwarm() {
       return id;
     },
     restart: async (id) => void calls.push(`restart ${id}`),
-    remove: async (id) => void (services.delete(id), calls.push(`remove ${id}`)),
+    remove: async (id) => {
+      services.delete(id);
+      calls.push(`remove ${id}`);
+    },
     nodes: async () => [],
     inspectSwarm: async () => ({}),
     events: async () => ({ async *[Symbol.asyncIterator]() {} }),
