@@ -7,13 +7,16 @@ import { SpecSource } from './config/specSource.js';
 import { compatRoutes } from './http/compat/compat.js';
 import { apiRoutes } from './http/routes/native.js';
 import { createHttpServer } from './http/server.js';
+import { StatusHub } from './http/status/hub.js';
+import { readSnapshot, statusRoutes } from './http/status/routes.js';
 import { Controller } from './loop/controller.js';
 import { concernsPools, DockerEvents } from './loop/events.js';
 import { Loop } from './loop/loop.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { detectSelf, type SelfLocation } from './runtime/addressing.js';
-import { createDockerRuntime } from './runtime/docker/dockerRuntime.js';
+import { createSpecRuntime } from './runtime/swarm/poolRuntime.js';
+import { enginesPerNode } from './runtime/swarm/swarmObjects.js';
 import { defaultStateDirFor, StateDirLockedError, StreamRegistry } from './streams/registry.js';
 import { StreamWatcher } from './streams/watcher.js';
 
@@ -60,7 +63,12 @@ export async function runController(options: RunOptions): Promise<number> {
     return 2;
   }
   const metrics = new Metrics();
-  const docker = createDockerRuntime({ dockerHost: env.DOCKER_HOST, observe: metrics.dockerCall });
+  const docker = createSpecRuntime({
+    dockerHost: env.DOCKER_HOST,
+    spec: () => specSource.current().spec,
+    observe: metrics.dockerCall,
+    onSnapshot: (snapshot) => metrics.swarmNodes(...enginesPerNode(snapshot)),
+  });
   const stateDir = options.stateDir ?? defaultStateDirFor(options.config, env);
   const registry = new StreamRegistry({ stateDir, clock, logger, onWrite: metrics.stateWrite });
   try {
@@ -72,7 +80,12 @@ export async function runController(options: RunOptions): Promise<number> {
   logger.info({ stateDir, config: resolve(options.config) }, 'starting enginepool');
 
   let loop: Loop | undefined;
-  const wake = (reason: string) => loop?.wake(reason);
+  let hub: StatusHub | undefined;
+  // Why: what woke the loop (a stream, an event) may already show on the status page, before the pass.
+  const wake = (reason: string) => {
+    loop?.wake(reason);
+    hub?.changed();
+  };
   const specSource = new SpecSource({
     path: options.config,
     env,
@@ -107,6 +120,11 @@ export async function runController(options: RunOptions): Promise<number> {
     self: () => self,
     ...(env.ENGINEPOOL_ENGINE_HOST ? { engineHost: env.ENGINEPOOL_ENGINE_HOST } : {}),
     wake,
+    onPublish: () => hub?.changed(),
+  });
+  hub = new StatusHub({
+    clock,
+    build: () => readSnapshot(controller.view, specSource.current(), clock.now()),
   });
   const watcher = new StreamWatcher({
     registry,
@@ -145,7 +163,11 @@ export async function runController(options: RunOptions): Promise<number> {
   const { token, readToken } = tokens;
   const deps = { controller, view: controller.view, registry, metrics, logger, clock, wake };
   const server = createHttpServer({
-    routes: [...apiRoutes(deps), ...compatRoutes(deps)],
+    routes: [
+      ...apiRoutes(deps),
+      ...compatRoutes(deps),
+      ...statusRoutes({ view: controller.view, specState: () => specSource.current(), clock, hub }),
+    ],
     ...(token ? { token } : {}),
     ...(readToken ? { readToken } : {}),
     logger,
@@ -184,6 +206,7 @@ export async function runController(options: RunOptions): Promise<number> {
   events.stop();
   specSource.close();
   controller.close();
+  hub.close();
   server.closeAllConnections();
   await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
   registry.close();

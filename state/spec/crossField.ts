@@ -8,14 +8,17 @@ import {
   type PoolSpec,
   type PortRange,
   parseRange,
+  placementOf,
   usedPlaceholders,
 } from './poolSpec.js';
 import {
   ESCAPING_NETWORK,
   PLACEHOLDER_RE,
   PLACEHOLDERS,
+  PlacementSpec,
   PortsSpec,
   ReplicasSpec,
+  RuntimeSpec,
   TemplateSpec,
   VpnSpec,
 } from './schema.js';
@@ -34,6 +37,8 @@ export interface PoolParts {
   readonly template?: z.output<typeof TemplateSpec>;
   /** `null`: the pool has no VPN. */
   readonly vpn?: PoolSpec['vpn'] | null;
+  readonly runtime?: PoolSpec['runtime'];
+  readonly placement?: PoolSpec['placement'];
 }
 
 /** Checks each section of a document on its own, so rules can run whatever else is wrong. */
@@ -44,7 +49,11 @@ export function poolParts(input: unknown): PoolParts {
   const ports = PortsSpec.safeParse(spec.ports);
   const template = TemplateSpec.safeParse(spec.template);
   const vpn = VpnSpec.optional().safeParse(spec.vpn);
+  const runtime = RuntimeSpec.safeParse(spec.runtime);
+  const placement = PlacementSpec.optional().safeParse(spec.placement);
   return {
+    ...(runtime.success ? { runtime: runtime.data } : {}),
+    ...(placement.success ? { placement: placementOf(placement.data) } : {}),
     ...(replicas.success ? { replicas: replicas.data } : {}),
     ...(ports.success ? { hostRange: parseRange(ports.data.hostRange) } : {}),
     ...(template.success ? { template: template.data } : {}),
@@ -55,7 +64,20 @@ export function poolParts(input: unknown): PoolParts {
 /** The cross-field problems of one pool, from whichever sections passed the schema. */
 export function crossFieldIssues(parts: PoolParts): RawIssue[] {
   const issues: RawIssue[] = [];
-  const { replicas, hostRange, template, vpn } = parts;
+  const { replicas, hostRange, template, vpn, runtime, placement } = parts;
+  if (runtime === 'swarm' && vpn) {
+    issues.push({
+      path: ['spec', 'vpn'],
+      message:
+        "a Swarm pool cannot use a VPN: Swarm services cannot share a container's network namespace; run one docker-runtime pool per VPN host instead (docs/scaling.md)",
+    });
+  }
+  if (runtime === 'docker' && placement && (placement.constraints.length > 0 || placement.maxPerNode)) {
+    issues.push({
+      path: ['spec', 'placement'],
+      message: 'placement is for Swarm pools: add runtime: swarm, or remove placement',
+    });
+  }
   if (replicas) {
     const { minFree, min, max } = replicas;
     if (min > max) {

@@ -10,6 +10,7 @@ export {
   type PoolSpec,
   type PortRange,
   usedPlaceholders,
+  usesSwarm,
   vpnContainers,
 } from './poolSpec.js';
 export { EnginePoolSchema, type GluetunSettings, PLACEHOLDERS, type Placeholder } from './schema.js';

@@ -20,10 +20,28 @@ export interface PoolSpec {
   readonly hostRange: PortRange;
   readonly vpn?: { readonly gluetun: GluetunSettings };
   readonly circuitBreaker: PoolDocument['spec']['circuitBreaker'];
+  /** Where its engines run: containers on the Docker engine, or services on its Swarm. */
+  readonly runtime: 'docker' | 'swarm';
+  /** Swarm pools: constraints and the per-node cap (no constraints, no cap by default). */
+  readonly placement: Placement;
   /** Hash of what an engine is made from (template and VPN), never of replica counts: the spec-hash label. */
   readonly templateHash: string;
   /** Hash of the whole document: a change bumps the pool's generation. */
   readonly documentHash: string;
+}
+
+/** Where a Swarm pool's engines may run. */
+export interface Placement {
+  readonly constraints: readonly string[];
+  readonly maxPerNode?: number;
+}
+
+/** A pool's placement with constraints written without blanks (none, no cap, when absent). */
+export function placementOf(placement: PoolDocument['spec']['placement']): Placement {
+  return {
+    constraints: (placement?.constraints ?? []).map((c) => c.replace(/\s+/g, '')),
+    ...(placement?.maxPerNode !== undefined ? { maxPerNode: placement.maxPerNode } : {}),
+  };
 }
 
 /** The whole desired state: every pool of the file. */
@@ -62,6 +80,7 @@ export function toPoolSpec(doc: PoolDocument, document: number): PoolSpec {
   const { template, vpn } = doc.spec;
   const normalizedVpn = gluetunSettings(vpn);
   const memoryBytes = template.memoryLimit === undefined ? undefined : parseMemory(template.memoryLimit);
+  const placement = placementOf(doc.spec.placement);
   return {
     name: doc.metadata.name,
     document,
@@ -70,12 +89,21 @@ export function toPoolSpec(doc: PoolDocument, document: number): PoolSpec {
     hostRange: parseRange(doc.spec.ports.hostRange),
     ...(normalizedVpn ? { vpn: normalizedVpn } : {}),
     circuitBreaker: doc.spec.circuitBreaker,
+    runtime: doc.spec.runtime,
+    placement,
     templateHash: stableHash({
       template,
       vpn: normalizedVpn ? normalizedVpn.gluetun.container : null,
+      // Why: only Swarm pools hash where engines go, so Docker pools keep their hashes (no rollout on upgrade).
+      ...(doc.spec.runtime === 'swarm' ? { runtime: 'swarm', placement } : {}),
     }),
     documentHash: stableHash(doc),
   };
+}
+
+/** True when some pool of the spec runs on Swarm. */
+export function usesSwarm(spec: DesiredSpec | undefined): boolean {
+  return (spec?.pools ?? []).some((pool) => pool.runtime === 'swarm');
 }
 
 /** The names of the VPN containers the spec's pools use (none without a spec). */

@@ -154,6 +154,33 @@ const CircuitBreakerSpec = z
   })
   .prefault({});
 
+export const PlacementSpec = z
+  .strictObject({
+    constraints: z
+      .array(
+        z.string().regex(/^\s*[A-Za-z0-9_.-]+\s*(==|!=)\s*\S.*$/, {
+          error: 'expected a Swarm constraint such as node.role==worker or node.labels.exit!=nl',
+        }),
+      )
+      .default([])
+      .describe(
+        'Swarm constraints every engine node must meet (node.id, node.hostname, node.role, node.labels.*)',
+      ),
+    maxPerNode: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_COUNT)
+      .optional()
+      .describe('At most this many engines of the pool on one node (no cap when absent)'),
+  })
+  .describe('Where a Swarm pool places engines: spread over the nodes that meet the constraints');
+
+export const RuntimeSpec = z
+  .enum(['docker', 'swarm'])
+  .default('docker')
+  .describe('docker: containers on one Docker engine; swarm: one-replica services on a Docker Swarm');
+
 const PoolDocument = z.strictObject({
   apiVersion: z.literal('enginepool/v1'),
   kind: z.literal('EnginePool'),
@@ -173,6 +200,8 @@ const PoolDocument = z.strictObject({
     ports: PortsSpec,
     vpn: VpnSpec.optional(),
     circuitBreaker: CircuitBreakerSpec,
+    runtime: RuntimeSpec,
+    placement: PlacementSpec.optional(),
   }),
 });
 

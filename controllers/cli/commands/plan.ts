@@ -6,11 +6,12 @@ import { breakerView, circuitBreakerMachine } from '../../../state/machines/circ
 import type { VpnView } from '../../../state/machines/vpnLifecycle.js';
 import type { ObservedWorld } from '../../../state/observed.js';
 import { type DesiredSpec, formatIssues } from '../../../state/spec/index.js';
+import { plural } from '../../../state/words.js';
 import { readSpecFile } from '../../config/specSource.js';
 import { Observer } from '../../loop/observer.js';
 import { probeVpn } from '../../loop/vpnProber.js';
-import { createDockerRuntime } from '../../runtime/docker/dockerRuntime.js';
 import type { Runtime } from '../../runtime/runtime.js';
+import { createSpecRuntime } from '../../runtime/swarm/poolRuntime.js';
 import { readStreamFacts } from '../../streams/registry.js';
 import { type Command, optional, outputFormat, outputOption, required } from '../command.js';
 
@@ -35,7 +36,8 @@ Options:
       io.err(formatIssues(config, result.issues));
       return 2;
     }
-    const docker = createDockerRuntime({ dockerHost: process.env.DOCKER_HOST });
+    const spec = result.spec;
+    const docker = createSpecRuntime({ dockerHost: process.env.DOCKER_HOST, spec: () => spec });
     let world: ObservedWorld;
     try {
       world = await new Observer(docker, () => systemClock.now()).observe(result.spec);
@@ -56,7 +58,7 @@ Options:
     } else {
       for (const pool of pools)
         io.out(
-          `pool ${pool.name}: ${pool.engines} engines, ${pool.desired} wanted${pool.limit ? ` (${pool.limit})` : ''}${pool.blocked ? `; creates held back: ${pool.blocked}` : ''}`,
+          `pool ${pool.name}: ${plural(pool.engines, 'engine')}, ${pool.desired} wanted${pool.limit ? ` (${pool.limit})` : ''}${pool.blocked ? `; creates held back: ${pool.blocked}` : ''}`,
         );
       const lines = formatPlan(computed.actions);
       if (lines.length === 0) io.out('nothing to do');
