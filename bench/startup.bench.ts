@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { httpProbe } from '../controllers/http/client.js';
 import { createDockerRuntime } from '../controllers/runtime/docker/dockerRuntime.js';
 import type { RuntimeEvent } from '../controllers/runtime/runtime.js';
-import { derivedPort } from '../state/spec.js';
+import { derivedPort } from '../state/spec/index.js';
 import {
   ControllerProcess,
   docker,
@@ -15,7 +15,7 @@ import {
   waitFor,
 } from '../test/support/harness.js';
 import { portBase, processUsage, sleep } from './machine.js';
-import { median, ms, recordResults, table, verdict } from './report.js';
+import { median, ms, recordResults, table } from './report.js';
 
 // Goal 1: from a file edit asking for 0 -> 20 engines to all 20 answering their health path, against 20
 // parallel `docker run -d -p P:P` of the same image and arguments until each answers, alternating the two

@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { type Clock, systemClock } from '../state/clock.js';
-import { vpnContainers } from '../state/spec.js';
-import { parseCheckSeconds, parseListen, resyncSeconds } from './config/environment.js';
+import { vpnContainers } from '../state/spec/index.js';
+import { type ApiTokens, readApiTokens } from './config/apiToken.js';
+import { parseCheckSeconds, parseListen, parseResyncSeconds } from './config/environment.js';
 import { SpecSource } from './config/specSource.js';
 import { compatRoutes } from './http/compat/compat.js';
 import { apiRoutes } from './http/routes/native.js';
@@ -14,7 +15,8 @@ import { Loop } from './loop/loop.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { detectSelf, type SelfLocation } from './runtime/addressing.js';
-import { createDockerRuntime } from './runtime/docker/dockerRuntime.js';
+import { createSpecRuntime } from './runtime/swarm/poolRuntime.js';
+import { enginesPerNode } from './runtime/swarm/swarmObjects.js';
 import { defaultStateDirFor, StateDirLockedError, StreamRegistry } from './streams/registry.js';
 import { StreamWatcher } from './streams/watcher.js';
 
@@ -49,17 +51,26 @@ export async function runController(options: RunOptions): Promise<number> {
   const stopSignal = options.stopSignal ?? signalled();
   let listen: { host: string; port: number };
   let checkSeconds: number;
+  let resyncSeconds: number;
+  let tokens: ApiTokens;
   try {
+    tokens = readApiTokens(env);
     listen = parseListen(options.listen);
     checkSeconds = parseCheckSeconds(env.ENGINEPOOL_STREAM_CHECK_SECONDS);
+    resyncSeconds = parseResyncSeconds(env.ENGINEPOOL_RESYNC_SECONDS);
   } catch (error) {
     logger.error((error as Error).message);
     return 2;
   }
   const metrics = new Metrics();
-  const docker = createDockerRuntime({ dockerHost: env.DOCKER_HOST, observe: metrics.dockerCall });
+  const docker = createSpecRuntime({
+    dockerHost: env.DOCKER_HOST,
+    spec: () => specSource.current().spec,
+    observe: metrics.dockerCall,
+    onSnapshot: (snapshot) => metrics.swarmNodes(...enginesPerNode(snapshot)),
+  });
   const stateDir = options.stateDir ?? defaultStateDirFor(options.config, env);
-  const registry = new StreamRegistry({ stateDir, clock, logger });
+  const registry = new StreamRegistry({ stateDir, clock, logger, onWrite: metrics.stateWrite });
   try {
     registry.open();
   } catch (error) {
@@ -136,7 +147,7 @@ export async function runController(options: RunOptions): Promise<number> {
         watcher.sync();
       }
     },
-    resyncMs: resyncSeconds(env) * 1000,
+    resyncMs: resyncSeconds * 1000,
     // Why: a resync pass no longer drops the cached observation; the observer relists on its own
     // period, and at once after every gap in the event stream (onGap below).
     onResync: () => {
@@ -156,7 +167,7 @@ export async function runController(options: RunOptions): Promise<number> {
     onChanged: (event) => controller.containersChanged(event),
     onGap: () => controller.invalidate(),
   });
-  const token = env.ENGINEPOOL_API_TOKEN || undefined;
+  const { token, readToken } = tokens;
   const deps = { controller, view: controller.view, registry, metrics, logger, clock, wake };
   const server = createHttpServer({
     routes: [
@@ -165,6 +176,7 @@ export async function runController(options: RunOptions): Promise<number> {
       ...statusRoutes({ view: controller.view, specState: () => specSource.current(), clock, hub }),
     ],
     ...(token ? { token } : {}),
+    ...(readToken ? { readToken } : {}),
     logger,
   });
   try {
@@ -182,6 +194,7 @@ export async function runController(options: RunOptions): Promise<number> {
     registry.close();
     return 1;
   }
+  for (const warning of tokens.warnings) logger.warn(warning);
   if (!token)
     logger.warn('ENGINEPOOL_API_TOKEN is not set: the API is read-only (mutating routes answer 403)');
   logger.info({ listen: `${listen.host}:${listen.port}` }, 'API listening');

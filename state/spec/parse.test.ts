@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatIssues, parseSpec } from './spec.js';
+import { formatIssues, parseSpec } from './index.js';
 
 const base = `apiVersion: enginepool/v1
 kind: EnginePool
@@ -128,12 +128,54 @@ describe('parseSpec', () => {
 
   // biome-ignore-end lint/suspicious/noTemplateCurlyInString: ${VAR} is the file's own syntax.
 
+  it('reads the runtime and placement; a Swarm pool hashes them, a Docker pool keeps its hash', () => {
+    const docker = parseSpec(base);
+    const swarm = parseSpec(
+      `${base}  runtime: swarm\n  placement:\n    constraints: ["node.role == worker"]\n    maxPerNode: 2\n`,
+    );
+    if (!docker.ok || !swarm.ok) throw new Error('expected valid');
+    expect(docker.spec.pools[0]).toMatchObject({ runtime: 'docker', placement: { constraints: [] } });
+    expect(swarm.spec.pools[0]).toMatchObject({
+      runtime: 'swarm',
+      placement: { constraints: ['node.role==worker'], maxPerNode: 2 },
+    });
+    expect(swarm.spec.pools[0]!.templateHash).not.toBe(docker.spec.pools[0]!.templateHash);
+    const explicitDocker = parseSpec(`${base}  runtime: docker\n`);
+    if (!explicitDocker.ok) throw new Error('expected valid');
+    expect(explicitDocker.spec.pools[0]!.templateHash).toBe(docker.spec.pools[0]!.templateHash);
+  });
+
+  it('refuses a Swarm pool with a VPN, placement on a Docker pool, and a malformed constraint', () => {
+    const vpn = '  vpn:\n    gluetun:\n      container: gluetun\n';
+    expect(errors(`${base}  runtime: swarm\n${vpn}`)).toMatch(/spec\.vpn.*Swarm pool cannot use a VPN/);
+    expect(errors(`${base}  placement:\n    maxPerNode: 1\n`)).toMatch(/spec\.placement.*for Swarm pools/);
+    expect(errors(`${base}  runtime: swarm\n  placement:\n    constraints: ["worker"]\n`)).toMatch(
+      /constraints.*node\.role==worker/,
+    );
+  });
+
   it('refuses a VPN range that holds a port Gluetun uses itself', () => {
     const text = base
       .replace('19000-19009', '7995-8004')
       .replace('  replicas:', '  vpn: { gluetun: { container: gluetun } }\n  replicas:');
     expect(errors(text)).toContain(
       'hostRange (7995-8004) includes port 8000, which Gluetun uses in the namespace engines share',
+    );
+  });
+
+  it('reports schema and cross-field problems of a file in one run', () => {
+    const text = base.replace('19000-19009', '19009-19000').replace('minFree: 1', 'minFree: 1\n    maxx: 3');
+    expect(errors(text)).toBe(
+      [
+        'pool.yaml:11:5: spec.replicas.maxx: unknown key "maxx" (did you mean "max"?); valid keys here: minFree, min, max, scaleDownDelaySeconds',
+        'pool.yaml:14:16: spec.ports.hostRange: expected an ordered range of ports between 1 and 65535, such as 19000-19999 (got 19009-19000)',
+      ].join('\n'),
+    );
+  });
+
+  it('reports a key written twice in one mapping', () => {
+    expect(errors(base.replace('max: 4', 'max: 4\n    max: 5'))).toBe(
+      'pool.yaml:12:5: invalid YAML: the key "max" appears twice in one mapping',
     );
   });
 
@@ -150,6 +192,6 @@ describe('parseSpec', () => {
       'args: ["--http-port={{httpPort}}"]',
       `env: { A: &a x }\n    args: [${aliases}]`,
     );
-    expect(errors(text)).toMatch(/^pool\.yaml:\d+:\d+: invalid YAML: Excessive alias count/);
+    expect(errors(text)).toMatch(/^pool\.yaml:\d+:\d+: invalid YAML: 101 aliases; at most 100 are resolved$/);
   });
 });
