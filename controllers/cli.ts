@@ -120,6 +120,7 @@ async function plan(args: string[], io: Io): Promise<number> {
       setAsidePorts: new Set(),
       countFailuresSince: now,
       provisionRequests: new Map(),
+      removalFailures: new Map(),
     },
     now,
   });

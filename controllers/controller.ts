@@ -16,6 +16,7 @@ import type { Metrics } from './metrics.js';
 import { Observer } from './observer.js';
 import { EngineProber, type ProbeTarget } from './probes.js';
 import { type ProvisionedEngine, ProvisionRefused, ProvisionRequests } from './provisions.js';
+import { RemovalFailures } from './removals.js';
 import type { SpecState } from './specSource.js';
 import type { StreamRegistry } from './streams.js';
 import { VpnProber } from './vpnProbe.js';
@@ -84,6 +85,7 @@ export class Controller {
   readonly executor: Executor;
   readonly observer: Observer;
   private readonly provisions: ProvisionRequests;
+  private readonly removals: RemovalFailures;
   private readonly startedAt: number;
   private world?: ObservedWorld;
   private statuses = new Map<string, PoolStatus>();
@@ -114,6 +116,7 @@ export class Controller {
     this.executor = new Executor({ docker, clock, logger, concurrency: options.concurrency ?? 8 });
     this.observer = new Observer(docker, () => clock.now());
     this.provisions = new ProvisionRequests({ clock });
+    this.removals = new RemovalFailures(logger);
   }
 
   private onProbeTransition(
@@ -255,6 +258,7 @@ export class Controller {
         'stream ended: its engine is gone',
       );
     }
+    this.removals.sync(world);
     this.machines.sync(spec);
     this.vpnProber.sync(spec.pools);
     this.prober.sync(this.probeTargets(spec, world), new Set(world.engines.map((e) => e.containerId)));
@@ -269,6 +273,7 @@ export class Controller {
       setAsidePorts: this.executor.setAsidePorts(),
       countFailuresSince: this.startedAt,
       provisionRequests: new Map([...asked].map(([pool, requests]) => [pool, requests.length])),
+      removalFailures: this.removals.view(),
     };
     const observed = performance.now();
     const plan = planTick({ spec, world, view, now });
@@ -281,6 +286,7 @@ export class Controller {
       () => this.options.wake('image pull finished'),
     );
     this.record(outcomes);
+    this.removals.record(outcomes, clock.now());
     const waiting = this.provisions.settle(
       asked,
       plan,

@@ -1,10 +1,12 @@
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
+import type { DockerErrorKind } from '../reconcilers/faults.js';
 import type { DockerContainerDetails, DockerContainerSummary } from '../state/observed.js';
 import type { CreateContainerBody } from '../state/template.js';
 
 // The one file that imports dockerode. The rest of the code sees the small DockerPort interface, and
-// Docker's errors normalised into DockerError kinds it can act on.
+// Docker's errors normalised into DockerError kinds it can act on (reconcilers/faults.ts says what
+// each kind means for a plan).
 
 /** One Docker event (`GET /events`), the fields enginepool reads. */
 export interface DockerEvent {
@@ -28,18 +30,6 @@ export interface DockerVersion {
   /** The engine's product name (`Engine` for Docker, `Podman Engine` for Podman's compatible API). */
   readonly engine?: string;
 }
-
-/** The kinds of Docker failures the controller handles differently. */
-export type DockerErrorKind =
-  | 'unavailable' // the daemon cannot be reached (socket missing, refused, timeout)
-  | 'forbidden' // the socket exists but this user may not use it
-  | 'notFound'
-  | 'imageNotFound'
-  | 'nameConflict'
-  | 'portInUse' // a host port is taken (by a host process or another container)
-  | 'conflict'
-  | 'badRequest'
-  | 'server';
 
 /** A Docker call that failed, with a kind to act on and Docker's own message. */
 export class DockerError extends Error {

@@ -23,8 +23,10 @@ function creates(count: number): CreateAction[] {
   }));
 }
 
+const serverError = (name: string) => new DockerError('server', 'create', `cannot create ${name}`, 500);
+
 /** A Docker whose creates wait until the test lets them finish, one at a time, in order. */
-function gatedDocker(fail: (name: string) => boolean = () => false) {
+function gatedDocker(fail: (name: string) => DockerError | undefined = () => undefined) {
   const started: string[] = [];
   const waiting: (() => void)[] = [];
   let inFlight = 0;
@@ -36,7 +38,8 @@ function gatedDocker(fail: (name: string) => boolean = () => false) {
       maxInFlight = Math.max(maxInFlight, inFlight);
       await new Promise<void>((resolve) => waiting.push(resolve));
       inFlight--;
-      if (fail(body.name)) throw new DockerError('server', 'create', `cannot create ${body.name}`, 500);
+      const error = fail(body.name);
+      if (error) throw error;
       return `id-${body.name}`;
     },
     startContainer: async () => {},
@@ -62,7 +65,7 @@ function executor(docker: DockerPort, concurrency = 8) {
 
 describe('Executor: slow start', () => {
   it('tries one create alone, so a systematic failure costs one call', async () => {
-    const fake = gatedDocker(() => true);
+    const fake = gatedDocker(serverError);
     const done = executor(fake.docker).execute(
       creates(20),
       () => pool,
@@ -97,7 +100,7 @@ describe('Executor: slow start', () => {
   });
 
   it('stops starting creates at the first failure and lets those in flight finish', async () => {
-    const fake = gatedDocker((name) => name === 'ace-3');
+    const fake = gatedDocker((name) => (name === 'ace-3' ? serverError(name) : undefined));
     const done = executor(fake.docker).execute(
       creates(20),
       () => pool,
@@ -119,6 +122,63 @@ describe('Executor: slow start', () => {
       'ok',
       'ok',
       'skipped',
+    ]);
+  });
+});
+
+describe('Executor: local failures', () => {
+  it('goes on with the other creates when one name is taken, and counts nothing for the breaker', async () => {
+    const conflict = (name: string) =>
+      name === 'ace-1'
+        ? new DockerError('nameConflict', 'create', `the name "/${name}" is already in use`, 409)
+        : undefined;
+    const fake = gatedDocker(conflict);
+    const done = executor(fake.docker).execute(
+      creates(3),
+      () => pool,
+      () => {},
+    );
+    await fake.settle();
+    await fake.finishOne(); // ace-1 conflicts: its slot goes to ace-2
+    expect(fake.started).toEqual(['ace-1', 'ace-2']);
+    await fake.finishOne();
+    await fake.finishOne();
+    const outcomes = await done;
+    expect(outcomes[0]).toMatchObject({ ok: false, scope: 'local' });
+    expect(outcomes[0]).not.toHaveProperty('failure');
+    expect(outcomes.slice(1).every((o) => o.ok)).toBe(true);
+  });
+
+  it('does not try a create whose name a refused removal of the same plan was to free', async () => {
+    const fake = gatedDocker();
+    fake.docker.removeContainer = async () => {
+      throw new DockerError(
+        'server',
+        'remove',
+        'driver overlay2 failed to remove root filesystem: device or resource busy',
+        500,
+      );
+    };
+    const remove = {
+      kind: 'remove',
+      pool: pool.name,
+      containerId: 'id-ace-1',
+      name: 'ace-1',
+      reason: 'exited',
+    } as const;
+    const done = executor(fake.docker).execute(
+      [remove, ...creates(2)],
+      () => pool,
+      () => {},
+    );
+    await fake.settle();
+    expect(fake.started).toEqual(['ace-2']);
+    await fake.finishOne();
+    const outcomes = await done;
+    expect(outcomes.map((o) => (o.ok ? 'ok' : o.skipped ? 'skipped' : 'failed'))).toEqual([
+      'failed',
+      'skipped',
+      'ok',
     ]);
   });
 });

@@ -1,4 +1,5 @@
 import { type Action, assertNever, type CreateAction, type FailureReason } from '../reconcilers/actions.js';
+import { type CreateStep, classifyCreateFault, type FaultScope } from '../reconcilers/faults.js';
 import type { Clock } from '../state/clock.js';
 import type { PoolSpec } from '../state/spec.js';
 import { renderEngine } from '../state/template.js';
@@ -7,9 +8,10 @@ import type { Logger } from './logger.js';
 
 // Applies a plan: removes and restarts first (bounded parallelism), then creates in slow start: one
 // create alone, then each success lets two more start (1, 2, 4, ... like batches, without waiting for
-// a batch's slowest create), under a concurrency cap; the first failure stops new creates, so a
-// systematic failure costs one call. One exhaustive switch maps an action to its Docker calls; each
-// Docker error is mapped on purpose (missing image, name or port taken, daemon gone).
+// a batch's slowest create), under a concurrency cap; the first systemic failure stops new creates, so
+// it costs one call, while a failure local to one name or port only gives its slot to the next create
+// (reconcilers/faults.ts classifies Docker's errors). A create whose name a failed removal of the same
+// plan was to free is not attempted. One exhaustive switch maps an action to its Docker calls.
 
 /** What came of one action. */
 export type Outcome =
@@ -24,6 +26,8 @@ export type Outcome =
       readonly skipped?: string;
       /** Docker could not be reached: nothing about the action itself is known. */
       readonly unavailable?: boolean;
+      /** How far a failed create reaches: `local` ones do not stop the other creates. */
+      readonly scope?: FaultScope;
     };
 
 /** Options of an {@link Executor}. */
@@ -70,7 +74,17 @@ export class Executor {
     if (outcomes.some((o) => !o.ok && o.unavailable)) {
       return [...outcomes, ...creates.map((action) => skipped(action, 'Docker is unavailable'))];
     }
-    outcomes.push(...(await this.slowStart(creates, (action) => this.apply(action, poolOf, onPulled))));
+    // Why: the plan reuses a removed engine's name at once; when Docker refused that removal, the
+    // create would only hit a name conflict. The next pass holds the name and places it elsewhere.
+    const notRemoved = new Set(
+      outcomes.filter((o) => !o.ok && o.action.kind === 'remove').map((o) => o.action.name),
+    );
+    const held = creates.filter((c) => notRemoved.has(c.name));
+    const free = creates.filter((c) => !notRemoved.has(c.name));
+    outcomes.push(
+      ...held.map((action) => skipped(action, `${action.name} could not be removed; its name stays held`)),
+      ...(await this.slowStart(free, (action) => this.apply(action, poolOf, onPulled))),
+    );
     return outcomes;
   }
 
@@ -103,6 +117,7 @@ export class Executor {
             results[i] = outcome;
             inFlight--;
             if (outcome.ok) allowed += 2;
+            else if (outcome.scope === 'local') allowed += 1;
             else failed = true;
             launch();
             if (inFlight === 0) finish();
@@ -181,37 +196,36 @@ export class Executor {
           ok: false,
           error: `image ${image} not found${last ? ` and the pull failed: ${last}` : ''}`,
           failure: 'ImageNotFound',
+          scope: 'systemic',
         };
       }
-      if (isUnavailable(e)) return { action, ok: false, error: e.message, unavailable: true };
-      if (e.kind === 'nameConflict') return { action, ok: false, error: e.message };
-      return { action, ok: false, error: e.message, failure: 'CreateFailed' };
+      return this.failedCreate(action, 'create', e);
     }
     try {
       await docker.startContainer(containerId);
       return { action, ok: true, containerId };
     } catch (error) {
-      const e = error as DockerError;
       await docker.removeContainer(containerId).catch(() => {});
-      if (e.kind === 'portInUse') {
-        this.refusedPorts.set(
-          action.hostPort,
-          this.options.clock.now() + (this.options.setAsideMs ?? 120_000),
-        );
-        return {
-          action,
-          ok: false,
-          error: `host port ${action.hostPort} is taken outside Docker's view (${e.message}); set aside`,
-        };
-      }
-      // Why: a VPN container that is down or gone makes every start fail; that is the VPN's state, not
-      // a fault of the template, and the VPN gate holds creates until it is back.
-      if (isUnavailable(e)) return { action, ok: false, error: e.message, unavailable: true };
-      if (/network namespace|join network|non running container/i.test(e.message)) {
-        return { action, ok: false, error: e.message };
-      }
-      return { action, ok: false, error: e.message, failure: 'StartFailed' };
+      return this.failedCreate(action, 'start', error as DockerError);
     }
+  }
+
+  /** The outcome of a create or start Docker refused, as reconcilers/faults.ts classifies it. */
+  private failedCreate(action: CreateAction, step: CreateStep, e: DockerError): Outcome {
+    const fault = classifyCreateFault(step, e.kind, e.message);
+    if (fault.setAsidePort) {
+      this.refusedPorts.set(action.hostPort, this.options.clock.now() + (this.options.setAsideMs ?? 120_000));
+    }
+    return {
+      action,
+      ok: false,
+      error: fault.setAsidePort
+        ? `host port ${action.hostPort} is taken outside Docker's view (${e.message}); set aside`
+        : e.message,
+      scope: fault.scope,
+      ...(fault.scope === 'daemon' ? { unavailable: true } : {}),
+      ...(fault.failure ? { failure: fault.failure } : {}),
+    };
   }
 
   /** Starts one pull of an image (unless one ran recently); true when a pull was started. */

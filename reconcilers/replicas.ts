@@ -1,5 +1,6 @@
 import type { Intent, RemoveAction } from './actions.js';
 import type { EngineStatus, PoolSnapshot } from './engines.js';
+import { isStuckState } from './stuck.js';
 
 // How many engines a pool should run, and which ones go. An engine with no open stream is free;
 // starting engines count as free, so nothing overshoots. The pool keeps free >= minFree and
@@ -62,9 +63,10 @@ export function reconcileReplicas(
     const code = status.engine.exitCode === undefined ? '' : ` with code ${status.engine.exitCode}`;
     const failure =
       status.everReady || vpnHeld || !status.provisionedByThisRun ? undefined : 'ExitedBeforeReady';
-    intents.push(
-      remove(status, `${status.engine.state === 'created' ? 'never started' : `exited${code}`}`, failure),
-    );
+    const { state } = status.engine;
+    const why =
+      state === 'created' ? 'never started' : isStuckState(state) ? `${state} in Docker` : `exited${code}`;
+    intents.push(remove(status, why, failure));
   }
   const live = engines.filter((s) => s.phase !== 'exited');
   const used = live.filter((s) => s.streams > 0 && s.phase !== 'unhealthy').length;
