@@ -18,7 +18,8 @@ export class RemovalFailures {
       const { action } = outcome;
       if (action.kind !== 'remove') continue;
       if (outcome.ok) {
-        this.failures.delete(action.containerId);
+        const before = this.failures.get(action.containerId);
+        if (before) this.gone(action.containerId, before);
         continue;
       }
       if (outcome.skipped || outcome.unavailable) continue;
@@ -49,14 +50,15 @@ export class RemovalFailures {
   sync(world: ObservedWorld): void {
     if (this.failures.size === 0) return;
     const present = new Set(world.containers.map((c) => c.containerId));
-    for (const [id, failure] of this.failures) {
-      if (present.has(id)) continue;
-      this.failures.delete(id);
-      this.logger.info(
-        { engine: failure.name, containerId: id.slice(0, 12), attempts: failure.attempts },
-        `${failure.name} is gone at last; its name and port are free again`,
-      );
-    }
+    for (const [id, failure] of this.failures) if (!present.has(id)) this.gone(id, failure);
+  }
+
+  private gone(id: string, failure: RemovalFailure & { readonly name: string }): void {
+    this.failures.delete(id);
+    this.logger.info(
+      { engine: failure.name, containerId: id.slice(0, 12), attempts: failure.attempts },
+      `${failure.name} is gone at last; its name and port are free again`,
+    );
   }
 
   view(): ReadonlyMap<string, RemovalFailure> {
