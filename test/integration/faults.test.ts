@@ -198,3 +198,73 @@ describe('a daemon in trouble', () => {
     expect(c.logs).toMatch(/remove fault-f-1 \(exited/);
   });
 });
+
+/** A small seeded PRNG (mulberry32): the same kill points on every run. */
+function seeded(seed: number): (n: number) => number {
+  let a = seed;
+  return (n) => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+}
+
+describe('the controller killed', () => {
+  const rounds = Number(process.env.FAULT_ROUNDS ?? 6);
+
+  it(`by SIGKILL at random Docker calls of scale-up and scale-down, ${rounds} rounds: the last one converges`, async () => {
+    const pool = 'fault-g';
+    const proxy = await proxied();
+    const yaml = (size: number) =>
+      poolYaml(pool, {
+        range: '21560-21569',
+        replicas: `{ minFree: ${size}, max: 5, scaleDownDelaySeconds: 0 }`,
+      });
+    const c = scope.controller(yaml(1), [pool], { DOCKER_HOST: proxy.dockerHost });
+    const random = seeded(11);
+    const seen: string[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const size = round % 2 === 0 ? 4 : 1;
+      const up = size > 1;
+      const at = 1 + random(3);
+      c.edit(yaml(size));
+      let killed: Promise<unknown> | undefined;
+      let kill = () => {};
+      const dead = new Promise<void>((resolve) => {
+        kill = resolve;
+      });
+      const rule = proxy.add({
+        method: up ? 'POST' : 'DELETE',
+        path: up ? /^\/containers\/(create|[0-9a-f]+\/start)/ : /^\/containers\/[0-9a-f]+/,
+        before: (hit) => {
+          if (hit !== at || killed) return;
+          killed = c.stop('SIGKILL');
+          kill();
+        },
+      });
+      // Why: the kill may come before the controller first answers /livez.
+      const starting = c.start();
+      starting.catch(() => {});
+      await Promise.race([starting, dead]);
+      await waitFor(
+        `round ${round}: the kill at ${up ? 'create/start' : 'remove'} call ${at}, or convergence`,
+        async () => {
+          if (killed) return true;
+          const running = await poolContainers(pool);
+          return running.length === size && (await c.engines(pool)).every((e) => e.state === 'ready');
+        },
+      );
+      rule.remove();
+      seen.push(
+        killed ? `${up ? 'up' : 'down'}: killed at call ${at}` : `${up ? 'up' : 'down'}: converged first`,
+      );
+      await (killed ?? c.stop('SIGKILL'));
+    }
+    c.edit(yaml(2));
+    await c.start();
+    expect(await converged(c, pool, 2)).toHaveLength(2);
+    console.log(`SIGKILL rounds: ${seen.join('; ')}`);
+    expect(seen.filter((s) => s.includes('killed')).length).toBeGreaterThan(0);
+  });
+});

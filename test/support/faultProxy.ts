@@ -20,8 +20,8 @@ export interface FaultRule {
   readonly delayMs?: number;
   /** For `GET /events`: keep the connection open and deliver nothing (no error, no events). */
   readonly silence?: boolean;
-  /** Done once, before the first matching call goes on to Docker. */
-  readonly before?: () => Promise<void>;
+  /** Done before each matching call goes on to Docker; `hit` counts the matching calls from 1. */
+  readonly before?: (hit: number) => Promise<void> | void;
   /** Matches at most this many calls. */
   readonly times?: number;
 }
@@ -105,9 +105,9 @@ export class FaultProxy {
     for (const active of matched) active.hits++;
     const note = (what: string) => this.injected.push(`${method} ${path.split('?')[0]}: ${what}`);
     for (const { rule, hits } of matched) {
-      if (rule.before && hits === 1) {
-        note('before it, a change to Docker');
-        await rule.before();
+      if (rule.before) {
+        note('something done before it');
+        await rule.before(hits);
       }
       if (rule.delayMs) {
         note(`${rule.delayMs} ms late`);
