@@ -68,6 +68,16 @@ describe('planTick: replicas, names and ports', () => {
       ],
     ],
     [
+      'never reuses the port of a removed engine that a foreign container publishes (found by fast-check)',
+      ace,
+      [engine(ace, 1, { state: 'created', port: 19000 }), foreign('web', { ports: [19000] })],
+      {},
+      [
+        'remove ace-1 (never started)',
+        'create ace-1 on port 19001 (scale up: 0 used + minFree 1 = 1 wanted, 0 running or starting)',
+      ],
+    ],
+    [
       'caps at max without error',
       poolSpec({ replicas: '{ minFree: 1, max: 2 }' }),
       [engine(ace, 1), engine(ace, 2)],

@@ -86,10 +86,19 @@ function place(
 ): { placed: CreateAction[]; unplaced: number } {
   const stuckIds = new Set(snapshot.stuck.map((s) => s.engine.containerId));
   const removedIds = new Set(removed.map((r) => r.containerId).filter((id) => !stuckIds.has(id)));
+  // Why: a removed engine's port is reusable only when nothing that stays holds it: no foreign
+  // container (one may publish the port a never-started engine had on its label), no other engine.
+  const staying = new Set(
+    snapshot.engines
+      .filter((s) => !removedIds.has(s.engine.containerId))
+      .flatMap((s) => [...s.engine.hostPorts, s.engine.hostPort]),
+  );
   const freedPorts = snapshot.engines
     .filter((s) => removedIds.has(s.engine.containerId))
     .map((s) => s.engine.hostPort)
-    .filter((port): port is number => port !== undefined && snapshot.ports.allowed.has(port));
+    .filter(
+      (port): port is number => port !== undefined && snapshot.ports.ownHeld.has(port) && !staying.has(port),
+    );
   const ports = [...new Set([...snapshot.ports.free, ...freedPorts])]
     .filter((port) => !portsTaken.has(port))
     .sort((a, b) => a - b);
@@ -139,7 +148,7 @@ export function planTick(input: PlanInput): Plan {
       vpn.intents.flatMap((intent) => (intent.kind === 'remove' ? [intent.containerId] : [])),
     );
     const replicas = reconcileReplicas(snapshot, excluded);
-    const due = dueRemovals([...vpn.intents, ...replicas.intents], snapshot.stuck, now);
+    const due = dueRemovals([...vpn.intents, ...replicas.intents], snapshot, now);
     for (const at of [replicas.requeueAt, due.retryAt])
       if (at !== undefined) requeueAt = Math.min(requeueAt ?? at, at);
     return { pool, snapshot, replicas, intents: due.intents };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { engine, poolSpec, world } from '../test/support/fixtures.js';
+import { engine, poolSpec, view, world } from '../test/support/fixtures.js';
 import type { Intent } from './actions.js';
+import { snapshotPool } from './engines.js';
 import { dueRemovals, type RemovalFailure, removalRetryAt, stuckEngines, stuckMessage } from './stuck.js';
 
 const pool = poolSpec();
@@ -50,7 +51,7 @@ describe('stuckEngines', () => {
 });
 
 describe('dueRemovals', () => {
-  const observed = world([engine(pool, 1, { state: 'dead' }), engine(pool, 2, { state: 'exited' })]).engines;
+  const observed = world([engine(pool, 1, { state: 'dead' }), engine(pool, 2, { state: 'exited' })]);
   const remove = (n: number): Intent => ({
     kind: 'remove',
     pool: 'ace',
@@ -63,10 +64,19 @@ describe('dueRemovals', () => {
     ['holds a stuck removal until its retry is due', 11_999, ['ace-2'], 12_000],
     ['lets it through once due', 12_000, ['ace-1', 'ace-2'], undefined],
   ])('%s', (_title, now, names, retryAt) => {
-    const stuck = stuckEngines(observed, new Map([['id-ace-1', failed(2)]]), now);
-    const due = dueRemovals([remove(1), remove(2)], stuck, now);
+    const snapshot = snapshotPool(pool, observed, view({ removalFailures: { 'id-ace-1': failed(2) } }), now);
+    const due = dueRemovals([remove(1), remove(2)], snapshot, now);
     expect(due.intents.map((i) => (i.kind === 'remove' ? i.name : i.kind))).toEqual(names);
     expect(due.retryAt).toBe(retryAt);
+  });
+
+  it('holds the replacement of a live engine whose removal waits when it would pass max', () => {
+    const one = poolSpec({ replicas: '{ minFree: 1, max: 1 }' });
+    const live = world([engine(one, 1)]);
+    const snapshot = snapshotPool(one, live, view({ removalFailures: { 'id-ace-1': failed(2) } }), 11_000);
+    const create: Intent = { kind: 'create', pool: 'ace', forwarded: false, reason: 'scale up' };
+    expect(dueRemovals([remove(1), create], snapshot, 11_000)).toEqual({ intents: [], retryAt: 12_000 });
+    expect(dueRemovals([remove(1), create], snapshot, 12_000).intents).toEqual([remove(1), create]);
   });
 });
 

@@ -1,5 +1,6 @@
 import type { DockerState, ObservedEngine } from '../state/observed.js';
 import type { Intent } from './actions.js';
+import type { PoolSnapshot } from './engines.js';
 
 // Containers Docker cannot remove. A removal that failed (an overlay2 mount still busy, a removal
 // already in progress, a daemon refusing the delete) leaves the container in Docker's list, often as
@@ -58,14 +59,17 @@ export function stuckEngines(
 
 /**
  * Drops the removals of stuck engines that are not due yet; `retryAt` is when the first of them is.
- * Why: a removal Docker refused is retried with backoff, not on every pass.
+ * Why: a removal Docker refused is retried with backoff, not on every pass. A live engine whose
+ * removal waits still runs, so the creates planned to replace it are held too when they would pass max.
  */
 export function dueRemovals(
   intents: readonly Intent[],
-  stuck: readonly StuckEngine[],
+  snapshot: PoolSnapshot,
   now: number,
 ): { intents: Intent[]; retryAt?: number } {
-  const waiting = new Map(stuck.filter((s) => s.retryAt > now).map((s) => [s.engine.containerId, s.retryAt]));
+  const waiting = new Map(
+    snapshot.stuck.filter((s) => s.retryAt > now).map((s) => [s.engine.containerId, s.retryAt]),
+  );
   let retryAt: number | undefined;
   const due = intents.filter((intent) => {
     const at = intent.kind === 'remove' ? waiting.get(intent.containerId) : undefined;
@@ -73,7 +77,11 @@ export function dueRemovals(
     retryAt = Math.min(retryAt ?? at, at);
     return false;
   });
-  return { intents: due, ...(retryAt !== undefined ? { retryAt } : {}) };
+  const removed = new Set(due.flatMap((i) => (i.kind === 'remove' ? [i.containerId] : [])));
+  const staying = snapshot.engines.filter((s) => s.phase !== 'exited' && !removed.has(s.engine.containerId));
+  let room = snapshot.pool.replicas.max - staying.length;
+  const held = due.filter((intent) => intent.kind !== 'create' || room-- > 0);
+  return { intents: held, ...(retryAt !== undefined ? { retryAt } : {}) };
 }
 
 /** The Degraded condition's message: each stuck engine with Docker's error, then what to do. */
