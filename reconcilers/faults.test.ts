@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { type CreateStep, classifyCreateFault, type DockerErrorKind } from './faults.js';
+import { type CreateStep, classifyCreateFault, type RuntimeErrorKind } from './faults.js';
 
 describe('classifyCreateFault', () => {
-  it.each<[CreateStep, DockerErrorKind, string, ReturnType<typeof classifyCreateFault>]>([
+  it.each<[CreateStep, RuntimeErrorKind, string, ReturnType<typeof classifyCreateFault>]>([
     ['create', 'nameConflict', 'the name "/ace-1" is already in use', { scope: 'local' }],
     ['create', 'conflict', 'removal of container ace-1 is already in progress', { scope: 'local' }],
     ['create', 'portInUse', 'Bind for 0.0.0.0:19000 failed', { scope: 'local', setAsidePort: true }],

@@ -7,7 +7,7 @@ import type { FailureReason } from './actions.js';
 // the breaker counts it.
 
 /** The kinds of Docker failures the controller handles differently. */
-export type DockerErrorKind =
+export type RuntimeErrorKind =
   | 'unavailable' // the daemon cannot be reached (socket missing, refused, timeout, shutting down)
   | 'forbidden' // the socket exists but this user may not use it
   | 'notFound'
@@ -41,7 +41,7 @@ const DAEMON: CreateFault = { scope: 'daemon' };
 const PORT_TAKEN: CreateFault = { scope: 'local', setAsidePort: true };
 
 /** The table: step x kind -> fault. */
-const FAULTS: Readonly<Record<CreateStep, Readonly<Record<DockerErrorKind, CreateFault>>>> = {
+const FAULTS: Readonly<Record<CreateStep, Readonly<Record<RuntimeErrorKind, CreateFault>>>> = {
   create: {
     unavailable: DAEMON,
     forbidden: DAEMON,
@@ -78,7 +78,7 @@ const FAULTS: Readonly<Record<CreateStep, Readonly<Record<DockerErrorKind, Creat
 const VPN_NAMESPACE = /network namespace|join network|non running container/i;
 
 /** What a failed create or start of one engine means for the other creates and for the breaker. */
-export function classifyCreateFault(step: CreateStep, kind: DockerErrorKind, message: string): CreateFault {
+export function classifyCreateFault(step: CreateStep, kind: RuntimeErrorKind, message: string): CreateFault {
   if (step === 'start' && VPN_NAMESPACE.test(message) && FAULTS.start[kind].scope === 'systemic') {
     return { scope: 'systemic' };
   }

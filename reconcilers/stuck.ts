@@ -1,3 +1,4 @@
+import { backoffMs } from '../state/backoff.js';
 import type { DockerState, ObservedEngine } from '../state/observed.js';
 import type { Intent } from './actions.js';
 import type { PoolSnapshot } from './engines.js';
@@ -24,8 +25,7 @@ export const REMOVAL_RETRY_MAX_MS = 60_000;
 
 /** When the next removal of a container whose removals failed may be tried. */
 export function removalRetryAt(failure: RemovalFailure): number {
-  const wait = Math.min(REMOVAL_RETRY_MAX_MS, REMOVAL_RETRY_BASE_MS * 2 ** Math.max(0, failure.attempts - 1));
-  return failure.lastFailedAt + wait;
+  return failure.lastFailedAt + backoffMs(failure.attempts, REMOVAL_RETRY_BASE_MS, REMOVAL_RETRY_MAX_MS);
 }
 
 /** Docker's own word that a container is half-removed: its name and port are held from the first sight. */
