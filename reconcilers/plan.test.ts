@@ -342,16 +342,27 @@ describe('planTick: an engine Docker cannot remove', () => {
     expect(plan.pools.get('ace')?.snapshot.stuck.map((s) => s.engine.name)).toEqual(['ace-1']);
   });
 
-  it('holds a container Docker shows removing before any removal of ours failed', () => {
+  it.each([
+    [
+      'holds the name of a container Docker shows dead before any removal of ours failed',
+      'dead',
+      'create ace-2 on port 19001',
+    ],
+    [
+      'reuses the name of one Docker shows removing: every removal passes through it',
+      'removing',
+      'create ace-1 on port 19000',
+    ],
+  ])('%s', (_title, state, create) => {
     const plan = planTick({
       spec: desired(poolSpec()),
-      world: world([engine(pool, 1, { state: 'removing', status: 'Removal In Progress' })]),
+      world: world([engine(pool, 1, { state, status: state })]),
       view: view(),
       now: 10 * MIN,
     });
     expect(formatPlan(plan.actions)).toEqual([
-      'remove ace-1 (removing in Docker)',
-      'create ace-2 on port 19001 (scale up: 0 used + minFree 1 = 1 wanted, 0 running or starting)',
+      `remove ace-1 (${state} in Docker)`,
+      `${create} (scale up: 0 used + minFree 1 = 1 wanted, 0 running or starting)`,
     ]);
   });
 });

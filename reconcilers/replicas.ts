@@ -1,6 +1,5 @@
 import type { Intent, RemoveAction } from './actions.js';
 import type { EngineStatus, PoolSnapshot } from './engines.js';
-import { isStuckState } from './stuck.js';
 
 // How many engines a pool should run, and which ones go. An engine with no open stream is free;
 // starting engines count as free, so nothing overshoots. The pool keeps free >= minFree and
@@ -65,7 +64,11 @@ export function reconcileReplicas(
       status.everReady || vpnHeld || !status.provisionedByThisRun ? undefined : 'ExitedBeforeReady';
     const { state } = status.engine;
     const why =
-      state === 'created' ? 'never started' : isStuckState(state) ? `${state} in Docker` : `exited${code}`;
+      state === 'created'
+        ? 'never started'
+        : state === 'dead' || state === 'removing'
+          ? `${state} in Docker`
+          : `exited${code}`;
     intents.push(remove(status, why, failure));
   }
   const live = engines.filter((s) => s.phase !== 'exited');

@@ -35,9 +35,13 @@ describe('stuckEngines', () => {
   ]).engines;
 
   it.each<[string, Record<string, RemovalFailure>, string[]]>([
-    ['Docker shows dead or removing: held from the first sight', {}, ['ace-1', 'ace-2']],
-    ['a removal failed: held whatever its state', { 'id-ace-3': failed(1) }, ['ace-1', 'ace-2', 'ace-3']],
-    ['an exited or created engine nobody failed to remove is not stuck', {}, ['ace-1', 'ace-2']],
+    ['Docker shows dead: held from the first sight', {}, ['ace-1']],
+    ['a removal failed: held whatever its state', { 'id-ace-3': failed(1) }, ['ace-1', 'ace-3']],
+    [
+      'a removing one (every removal passes through it) is stuck once our removal fails',
+      { 'id-ace-2': failed(1) },
+      ['ace-1', 'ace-2'],
+    ],
   ])('%s', (_title, failures, expected) => {
     expect(stuckEngines(observed, new Map(Object.entries(failures)), 0).map((s) => s.engine.name)).toEqual(
       expected,
@@ -45,8 +49,8 @@ describe('stuckEngines', () => {
   });
 
   it('is due at once when untried, after the backoff when tried', () => {
-    const stuck = stuckEngines(observed, new Map([['id-ace-1', failed(2)]]), 5_000);
-    expect(stuck.map((s) => s.retryAt)).toEqual([12_000, 5_000]);
+    const stuck = stuckEngines(observed, new Map([['id-ace-2', failed(2)]]), 5_000);
+    expect(stuck.map((s) => s.retryAt)).toEqual([5_000, 12_000]);
   });
 });
 
@@ -76,16 +80,19 @@ describe('dueRemovals', () => {
     const snapshot = snapshotPool(one, live, view({ removalFailures: { 'id-ace-1': failed(2) } }), 11_000);
     const create: Intent = { kind: 'create', pool: 'ace', forwarded: false, reason: 'scale up' };
     expect(dueRemovals([remove(1), create], snapshot, 11_000)).toEqual({ intents: [], retryAt: 12_000 });
-    expect(dueRemovals([remove(1), create], snapshot, 12_000).intents).toEqual([remove(1), create]);
+    expect(dueRemovals([remove(1), create], snapshot, 12_000).intents).toEqual([
+      { ...remove(1), retry: true },
+      create,
+    ]);
   });
 });
 
 describe('stuckMessage', () => {
   it("names each engine with Docker's error and says what to do", () => {
-    const observed = world([engine(pool, 1, { state: 'dead' }), engine(pool, 2, { state: 'removing' })]);
+    const observed = world([engine(pool, 1, { state: 'removing' }), engine(pool, 2, { state: 'dead' })]);
     const stuck = stuckEngines(observed.engines, new Map([['id-ace-1', failed(3)]]), 11_000);
     expect(stuckMessage(stuck, 11_000)).toBe(
-      'ace-1 (id-ace-1) cannot be removed after 3 tries, next try in 3s: driver "overlay2" failed to remove root filesystem: device or resource busy; ace-2 (id-ace-2) is removing in Docker. The pool runs around them under other names and ports and keeps retrying. To clear it: `docker rm -f ace-1 ace-2`; if Docker says "device or resource busy", find the process holding its mount (`grep <container id> /proc/*/mountinfo`) or restart dockerd.',
+      'ace-1 (id-ace-1) cannot be removed after 3 tries, next try in 3s: driver "overlay2" failed to remove root filesystem: device or resource busy; ace-2 (id-ace-2) is dead in Docker. The pool runs around them under other names and ports and keeps retrying. To clear it: `docker rm -f ace-1 ace-2`; if Docker says "device or resource busy", find the process holding its mount (`grep <container id> /proc/*/mountinfo`) or restart dockerd.',
     );
   });
 });

@@ -28,9 +28,14 @@ export function removalRetryAt(failure: RemovalFailure): number {
   return failure.lastFailedAt + backoffMs(failure.attempts, REMOVAL_RETRY_BASE_MS, REMOVAL_RETRY_MAX_MS);
 }
 
-/** Docker's own word that a container is half-removed: its name and port are held from the first sight. */
+/**
+ * Docker's own word that a container is half-removed (`dead`): its name and port are held from the
+ * first sight. Why not `removing`: every removal passes through it for a moment, and holding the name
+ * then would move the replacement of a removed engine to a higher name; a removal that stays in
+ * progress is stuck once our own removal of it fails (Docker answers 409).
+ */
 export function isStuckState(state: DockerState): boolean {
-  return state === 'removing' || state === 'dead';
+  return state === 'dead';
 }
 
 /** An engine whose name and port stay held until Docker shows it gone. */
@@ -42,7 +47,7 @@ export interface StuckEngine {
   readonly retryAt: number;
 }
 
-/** The stuck engines among `engines`: those whose removal failed and those Docker shows `removing`/`dead`. */
+/** The stuck engines among `engines`: those whose removal failed and those Docker shows `dead`. */
 export function stuckEngines(
   engines: readonly ObservedEngine[],
   failures: ReadonlyMap<string, RemovalFailure>,
@@ -58,7 +63,8 @@ export function stuckEngines(
 }
 
 /**
- * Drops the removals of stuck engines that are not due yet; `retryAt` is when the first of them is.
+ * Drops the removals of stuck engines that are not due yet (`retryAt` is when the first of them is)
+ * and marks the due ones as retries.
  * Why: a removal Docker refused is retried with backoff, not on every pass. A live engine whose
  * removal waits still runs, so the creates planned to replace it are held too when they would pass max.
  */
@@ -70,12 +76,14 @@ export function dueRemovals(
   const waiting = new Map(
     snapshot.stuck.filter((s) => s.retryAt > now).map((s) => [s.engine.containerId, s.retryAt]),
   );
+  const stuck = new Set(snapshot.stuck.map((s) => s.engine.containerId));
   let retryAt: number | undefined;
-  const due = intents.filter((intent) => {
-    const at = intent.kind === 'remove' ? waiting.get(intent.containerId) : undefined;
-    if (at === undefined) return true;
+  const due = intents.flatMap((intent): Intent[] => {
+    if (intent.kind !== 'remove' || !stuck.has(intent.containerId)) return [intent];
+    const at = waiting.get(intent.containerId);
+    if (at === undefined) return [{ ...intent, retry: true }];
     retryAt = Math.min(retryAt ?? at, at);
-    return false;
+    return [];
   });
   const removed = new Set(due.flatMap((i) => (i.kind === 'remove' ? [i.containerId] : [])));
   const staying = snapshot.engines.filter((s) => s.phase !== 'exited' && !removed.has(s.engine.containerId));

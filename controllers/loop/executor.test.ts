@@ -181,4 +181,32 @@ describe('Executor: local failures', () => {
       'ok',
     ]);
   });
+
+  it('does not make the creates wait for a retried removal of a stuck engine', async () => {
+    const fake = gatedDocker();
+    let refuse = () => {};
+    fake.docker.removeContainer = () =>
+      new Promise((_, reject) => {
+        refuse = () => reject(new RuntimeError('server', 'remove', 'device or resource busy', 500));
+      });
+    const retry = {
+      kind: 'remove',
+      pool: pool.name,
+      containerId: 'id-ace-9',
+      name: 'ace-9',
+      reason: 'dead in Docker',
+      retry: true,
+    } as const;
+    const done = executor(fake.docker).execute(
+      [retry, ...creates(1)],
+      () => pool,
+      () => {},
+    );
+    await fake.settle();
+    expect(fake.started).toEqual(['ace-1']);
+    await fake.finishOne();
+    refuse();
+    const outcomes = await done;
+    expect(outcomes.map((o) => `${o.action.name} ${o.ok}`)).toEqual(['ace-9 false', 'ace-1 true']);
+  });
 });

@@ -81,12 +81,17 @@ export class Executor {
     poolOf: (name: string) => PoolSpec | undefined,
     onPulled: () => void,
   ): Promise<Outcome[]> {
-    const first = actions.filter((a) => a.kind !== 'create');
+    const retry = (a: Action) => a.kind === 'remove' && a.retry === true;
+    const first = actions.filter((a) => a.kind !== 'create' && !retry(a));
     const creates = actions.filter((a): a is CreateAction => a.kind === 'create');
+    // Why: a retried removal frees no name or port of this plan, and Docker may take seconds to refuse
+    // it again (overlay2 retries); the creates do not wait for it.
+    const retried = this.parallel(actions.filter(retry), (action) => this.apply(action, poolOf, onPulled));
     const outcomes = await this.parallel(first, (action) => this.apply(action, poolOf, onPulled));
     if (outcomes.some((o) => !o.ok && o.unavailable)) {
       return [
         ...outcomes,
+        ...(await retried),
         ...creates.map((action) => skipped(action, 'dockerUnavailable', 'Docker is unavailable')),
       ];
     }
@@ -97,11 +102,13 @@ export class Executor {
     );
     const held = creates.filter((c) => notRemoved.has(c.name));
     const free = creates.filter((c) => !notRemoved.has(c.name));
+    const started = this.slowStart(free, (action) => this.apply(action, poolOf, onPulled));
     outcomes.push(
+      ...(await retried),
       ...held.map((action) =>
         skipped(action, 'nameHeld', `${action.name} could not be removed; its name stays held`),
       ),
-      ...(await this.slowStart(free, (action) => this.apply(action, poolOf, onPulled))),
+      ...(await started),
     );
     return outcomes;
   }

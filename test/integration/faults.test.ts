@@ -179,10 +179,10 @@ describe('a daemon in trouble', () => {
     const slow = proxy.add({ delayMs: 1_000 });
     const creates = proxy.add({ method: 'POST', path: /^\/containers\/create/ });
     const started = Date.now();
-    const c = await controller(pool, '21540-21549', '{ minFree: 3, max: 4 }', proxy);
-    expect(await converged(c, pool, 3, 60_000)).toHaveLength(3);
-    expect(creates.hits).toBe(3);
-    console.log(`slow daemon: 3 engines in ${Date.now() - started} ms through ${slow.hits} calls 1 s late`);
+    const c = await controller(pool, '21540-21549', '{ minFree: 2, max: 4 }', proxy);
+    expect(await converged(c, pool, 2, 60_000)).toHaveLength(2);
+    expect(creates.hits).toBe(2);
+    console.log(`slow daemon: 2 engines in ${Date.now() - started} ms through ${slow.hits} calls 1 s late`);
     slow.remove();
   });
 
