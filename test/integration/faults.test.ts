@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FaultProxy } from '../support/faultProxy.js';
+import { startGluetun } from '../support/gluetun.js';
 import {
   answers,
   type ControllerProcess,
@@ -268,3 +269,77 @@ describe('the controller killed', () => {
     expect(seen.filter((s) => s.includes('killed')).length).toBeGreaterThan(0);
   });
 });
+
+describe('a VPN that flaps faster than its probes', () => {
+  it('does not restart engines in a storm: restarts stay bounded, and the pool ends converged', async () => {
+    const pool = 'fault-h';
+    const vpn = 'fault-h-gluetun';
+    scope.track(vpn);
+    await startGluetun(vpn, {
+      range: [21580, 21587],
+      controlPort: 21590,
+      env: ['FAKE_FORWARDED_PORT=51999'],
+    });
+    const c = await scope
+      .controller(
+        `apiVersion: enginepool/v1
+kind: EnginePool
+metadata:
+  name: ${pool}
+spec:
+  template:
+    image: ${ENGINE_IMAGE}
+    args: ["--http-port={{httpPort}}", "--api-port={{apiPort}}", "--port={{p2pPort}}", "--bind-all"]
+    health: { intervalSeconds: 1, timeoutSeconds: 1, failureThreshold: 2, startupTimeoutSeconds: 20 }
+  replicas: { minFree: 2, max: 4 }
+  ports:
+    hostRange: 21580-21587
+  vpn:
+    gluetun:
+      container: ${vpn}
+      controlUrl: http://127.0.0.1:21590
+      healthIntervalSeconds: 1
+      failureThreshold: 2
+      recoverySeconds: 3
+`,
+        [pool],
+      )
+      .start();
+    await waitFor('2 ready engines', async () => (await c.pool(pool))?.replicas?.ready === 2);
+    const flapStarted = Date.now();
+    const phase = async () => (await c.pool(pool))?.vpn?.phase;
+    // Down until the probes call it an emergency, up until it is recovering, and down again before
+    // the recovery window ends: the VPN flaps faster than the controller can call it healthy.
+    const cycles = 4;
+    for (let i = 0; i < cycles; i++) {
+      await fakectl(vpn, 'down');
+      await waitFor(`flap ${i}: emergency`, async () => (await phase()) === 'emergency');
+      await fakectl(vpn, 'up');
+      await waitFor(`flap ${i}: recovering`, async () => (await phase()) === 'recovering');
+    }
+    const flapMs = Date.now() - flapStarted;
+    await waitFor('the VPN healthy again and 2 engines ready', async () => {
+      const s = await c.pool(pool);
+      return s?.vpn?.phase === 'healthy' && s.replicas.ready === 2;
+    });
+    const settledMs = Date.now() - flapStarted;
+    const acted = c.logLines().filter((l) => ['restart', 'remove', 'create'].includes(String(l.action)));
+    const restarts = acted.filter((l) => l.action === 'restart').length;
+    console.log(
+      `VPN flap: ${cycles} down/up cycles in ${flapMs} ms, settled ${settledMs} ms after the first; ${restarts} restarts, ${acted.length - restarts} creates/removes in all`,
+    );
+    // At most one wave of restarts per recovery the probes saw: each engine once.
+    expect(restarts).toBeLessThanOrEqual(4);
+    const engines = await c.engines(pool);
+    expect(new Set(engines.map((e) => e.hostPort)).size).toBe(engines.length);
+  });
+});
+
+async function fakectl(name: string, command: string): Promise<void> {
+  const exec = await docker.getContainer(name).exec({ Cmd: ['/bin/fakectl', command], AttachStdout: true });
+  const stream = await exec.start({});
+  await new Promise((resolve) => {
+    stream.on('end', resolve);
+    stream.resume();
+  });
+}
