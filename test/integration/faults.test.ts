@@ -183,7 +183,9 @@ describe('a daemon in trouble', () => {
     const c = await controller(pool, '21540-21549', '{ minFree: 2, max: 4 }', proxy);
     expect(await converged(c, pool, 2, 60_000)).toHaveLength(2);
     expect(creates.hits).toBe(2);
-    console.log(`slow daemon: 2 engines in ${Date.now() - started} ms through ${slow.hits} calls 500 ms late`);
+    console.log(
+      `slow daemon: 2 engines in ${Date.now() - started} ms through ${slow.hits} calls 500 ms late`,
+    );
     slow.remove();
   });
 
