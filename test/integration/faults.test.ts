@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FaultProxy } from '../support/faultProxy.js';
-import { startGluetun } from '../support/gluetun.js';
+import { fakectl, startGluetun } from '../support/gluetun.js';
 import {
   answers,
   type ControllerProcess,
@@ -330,18 +330,9 @@ spec:
     console.log(
       `VPN flap: ${cycles} down/up cycles in ${flapMs} ms, settled ${settledMs} ms after the first; ${restarts} restarts, ${acted.length - restarts} creates/removes in all`,
     );
-    // At most one wave of restarts per recovery the probes saw: each engine once.
-    expect(restarts).toBeLessThanOrEqual(4);
+    // Each engine restarts at most once a minute, however often the VPN recovers (before: 8).
+    expect(restarts).toBeLessThanOrEqual(2);
     const engines = await c.engines(pool);
     expect(new Set(engines.map((e) => e.hostPort)).size).toBe(engines.length);
   });
 });
-
-async function fakectl(name: string, command: string): Promise<void> {
-  const exec = await docker.getContainer(name).exec({ Cmd: ['/bin/fakectl', command], AttachStdout: true });
-  const stream = await exec.start({});
-  await new Promise((resolve) => {
-    stream.on('end', resolve);
-    stream.resume();
-  });
-}

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { fakectl } from '../support/gluetun.js';
 import {
   answers,
   type ControllerProcess,
@@ -53,17 +54,6 @@ async function gluetun(
     async () => (await container.inspect()).State.Health?.Status === 'healthy',
   );
   return container;
-}
-
-async function fakectl(name: string, ...args: string[]): Promise<void> {
-  const exec = await docker
-    .getContainer(name)
-    .exec({ Cmd: ['/bin/fakectl', ...args], AttachStdout: true, AttachStderr: true });
-  const stream = await exec.start({});
-  await new Promise((resolve) => {
-    stream.on('end', resolve);
-    stream.resume();
-  });
 }
 
 function vpnPoolYaml(

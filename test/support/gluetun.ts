@@ -46,3 +46,15 @@ export async function startGluetun(name: string, options: GluetunOptions): Promi
     },
   );
 }
+
+/** Runs the stand-in's test hook (`/bin/fakectl down|up [PORT]|port PORT|...`) in container `name`. */
+export async function fakectl(name: string, ...args: string[]): Promise<void> {
+  const exec = await docker
+    .getContainer(name)
+    .exec({ Cmd: ['/bin/fakectl', ...args], AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({});
+  await new Promise((resolve) => {
+    stream.on('end', resolve);
+    stream.resume();
+  });
+}
