@@ -96,10 +96,10 @@ describe('a container Docker cannot remove', () => {
     busy.remove();
     expect(await converged(c, pool, 2)).toEqual(['fault-a-2:21501', 'fault-a-3:21502']);
     expect(c.logs).toMatch(/fault-a-1 is gone at last/);
-    const degradedAfter = (await c.pool(pool)).conditions.find(
-      (x: { type: string }) => x.type === 'Degraded',
-    );
-    expect(degradedAfter.reason).toBe('AsExpected');
+    await waitFor('the Degraded condition to clear', async () => {
+      const status = await c.pool(pool);
+      return status.conditions.find((x: { type: string }) => x.type === 'Degraded')?.reason === 'AsExpected';
+    });
     console.log(
       `unremovable: converged around it in ${convergedMs} ms; ${attempts} refused removals before the fault ended`,
     );
