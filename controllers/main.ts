@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { type Clock, systemClock } from '../state/clock.js';
-import { vpnContainers } from '../state/spec.js';
-import { parseCheckSeconds, parseListen, resyncSeconds } from './config/environment.js';
+import { vpnContainers } from '../state/spec/index.js';
+import { type ApiTokens, readApiTokens } from './config/apiToken.js';
+import { parseCheckSeconds, parseListen, parseResyncSeconds } from './config/environment.js';
 import { SpecSource } from './config/specSource.js';
 import { compatRoutes } from './http/compat/compat.js';
 import { apiRoutes } from './http/routes/native.js';
@@ -50,9 +51,13 @@ export async function runController(options: RunOptions): Promise<number> {
   const stopSignal = options.stopSignal ?? signalled();
   let listen: { host: string; port: number };
   let checkSeconds: number;
+  let resyncSeconds: number;
+  let tokens: ApiTokens;
   try {
+    tokens = readApiTokens(env);
     listen = parseListen(options.listen);
     checkSeconds = parseCheckSeconds(env.ENGINEPOOL_STREAM_CHECK_SECONDS);
+    resyncSeconds = parseResyncSeconds(env.ENGINEPOOL_RESYNC_SECONDS);
   } catch (error) {
     logger.error((error as Error).message);
     return 2;
@@ -65,7 +70,7 @@ export async function runController(options: RunOptions): Promise<number> {
     onSnapshot: (snapshot) => metrics.swarmNodes(...enginesPerNode(snapshot)),
   });
   const stateDir = options.stateDir ?? defaultStateDirFor(options.config, env);
-  const registry = new StreamRegistry({ stateDir, clock, logger });
+  const registry = new StreamRegistry({ stateDir, clock, logger, onWrite: metrics.stateWrite });
   try {
     registry.open();
   } catch (error) {
@@ -140,7 +145,7 @@ export async function runController(options: RunOptions): Promise<number> {
         watcher.sync();
       }
     },
-    resyncMs: resyncSeconds(env) * 1000,
+    resyncMs: resyncSeconds * 1000,
     onResync: () => {
       controller.invalidate();
       if (!selfKnown) void refreshSelf();
@@ -155,7 +160,7 @@ export async function runController(options: RunOptions): Promise<number> {
     onStarted: (id) => controller.invalidate(id),
     onGap: () => controller.invalidate(),
   });
-  const token = env.ENGINEPOOL_API_TOKEN || undefined;
+  const { token, readToken } = tokens;
   const deps = { controller, view: controller.view, registry, metrics, logger, clock, wake };
   const server = createHttpServer({
     routes: [
@@ -164,6 +169,7 @@ export async function runController(options: RunOptions): Promise<number> {
       ...statusRoutes({ view: controller.view, specState: () => specSource.current(), clock, hub }),
     ],
     ...(token ? { token } : {}),
+    ...(readToken ? { readToken } : {}),
     logger,
   });
   try {
@@ -181,6 +187,7 @@ export async function runController(options: RunOptions): Promise<number> {
     registry.close();
     return 1;
   }
+  for (const warning of tokens.warnings) logger.warn(warning);
   if (!token)
     logger.warn('ENGINEPOOL_API_TOKEN is not set: the API is read-only (mutating routes answer 403)');
   logger.info({ listen: `${listen.host}:${listen.port}` }, 'API listening');

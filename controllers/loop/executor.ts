@@ -6,7 +6,7 @@ import {
 } from '../../reconcilers/actions.js';
 import { type CreateStep, classifyCreateFault, type FaultScope } from '../../reconcilers/faults.js';
 import type { Clock } from '../../state/clock.js';
-import type { PoolSpec } from '../../state/spec.js';
+import type { PoolSpec } from '../../state/spec/index.js';
 import { renderEngine } from '../../state/template.js';
 import type { Logger } from '../observability/logger.js';
 import { isUnavailable, type Runtime, type RuntimeError } from '../runtime/runtime.js';

@@ -84,6 +84,8 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       path: '/readyz',
       handle: () => {
         const { ready, reason } = view.readiness();
+        const stateError = deps.registry.writeError();
+        if (stateError) return errorReply(503, 'not_ready', stateError);
         return ready ? { status: 200, body: { status: 'ready' } } : errorReply(503, 'not_ready', reason);
       },
     },
