@@ -249,6 +249,11 @@ export class Controller {
       plan.actions,
       (name) => poolsByName.get(name),
       () => this.options.wake('image pull finished'),
+      (retried) => {
+        this.outcomes.record(retried);
+        this.removals.record(retried, this.options.clock.now());
+        this.options.wake('a removal retry finished');
+      },
     );
     this.outcomes.record(outcomes);
     this.removals.record(outcomes, now);

@@ -59,6 +59,8 @@ export interface ExecutorOptions {
 /** Applies actions to Docker. */
 export class Executor {
   private readonly refusedPorts = new Map<number, number>();
+  /** Stuck containers whose removal is being retried now. */
+  private readonly retrying = new Set<string>();
   private readonly pulls = new Map<string, { pulling: boolean; at: number; error?: string }>();
 
   constructor(private readonly options: ExecutorOptions) {}
@@ -75,23 +77,24 @@ export class Executor {
     return this.pulls.get(image);
   }
 
-  /** Applies the actions of a plan; `poolOf` resolves a create's pool spec. */
+  /**
+   * Applies the actions of a plan; `poolOf` resolves a create's pool spec. Retried removals of stuck
+   * engines run in the background: `onRetried` gets their outcomes when Docker has answered.
+   */
   async execute(
     actions: readonly Action[],
     poolOf: (name: string) => PoolSpec | undefined,
     onPulled: () => void,
+    onRetried: (outcomes: readonly Outcome[]) => void = () => {},
   ): Promise<Outcome[]> {
     const retry = (a: Action) => a.kind === 'remove' && a.retry === true;
     const first = actions.filter((a) => a.kind !== 'create' && !retry(a));
     const creates = actions.filter((a): a is CreateAction => a.kind === 'create');
-    // Why: a retried removal frees no name or port of this plan, and Docker may take seconds to refuse
-    // it again (overlay2 retries); the creates do not wait for it.
-    const retried = this.parallel(actions.filter(retry), (action) => this.apply(action, poolOf, onPulled));
+    this.retryInBackground(actions.filter(retry), poolOf, onPulled, onRetried);
     const outcomes = await this.parallel(first, (action) => this.apply(action, poolOf, onPulled));
     if (outcomes.some((o) => !o.ok && o.unavailable)) {
       return [
         ...outcomes,
-        ...(await retried),
         ...creates.map((action) => skipped(action, 'dockerUnavailable', 'Docker is unavailable')),
       ];
     }
@@ -102,15 +105,34 @@ export class Executor {
     );
     const held = creates.filter((c) => notRemoved.has(c.name));
     const free = creates.filter((c) => !notRemoved.has(c.name));
-    const started = this.slowStart(free, (action) => this.apply(action, poolOf, onPulled));
     outcomes.push(
-      ...(await retried),
       ...held.map((action) =>
         skipped(action, 'nameHeld', `${action.name} could not be removed; its name stays held`),
       ),
-      ...(await started),
+      ...(await this.slowStart(free, (action) => this.apply(action, poolOf, onPulled))),
     );
     return outcomes;
+  }
+
+  /**
+   * Why: a retried removal frees no name or port of the plan, and Docker may take seconds to refuse it
+   * again (overlay2 retries); neither the creates nor the pass wait for it. A container whose removal
+   * is still being retried is not retried twice at once.
+   */
+  private retryInBackground(
+    retries: readonly Action[],
+    poolOf: (name: string) => PoolSpec | undefined,
+    onPulled: () => void,
+    onRetried: (outcomes: readonly Outcome[]) => void,
+  ): void {
+    const due = retries.filter((a) => a.kind === 'remove' && !this.retrying.has(a.containerId));
+    if (due.length === 0) return;
+    const ids = due.map((a) => (a.kind === 'remove' ? a.containerId : ''));
+    for (const id of ids) this.retrying.add(id);
+    void this.parallel(due, (action) => this.apply(action, poolOf, onPulled)).then((outcomes) => {
+      for (const id of ids) this.retrying.delete(id);
+      onRetried(outcomes);
+    });
   }
 
   /**
