@@ -139,16 +139,20 @@ describe('the compose files', () => {
 describe('the Dockerfile', () => {
   const dockerfile = read('deploy/Dockerfile');
 
-  it('builds from a Node 20 image with npm ci, prunes dev dependencies and runs unprivileged', () => {
-    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-/m);
-    expect(dockerfile).toMatch(/RUN npm ci /);
-    expect(dockerfile).toMatch(/npm run build && npm prune --omit=dev/);
-    expect(dockerfile).toMatch(/^USER node$/m);
+  it('builds on Node 24 from a staged context (no npm inside the build) and runs as a numeric non-root user', () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-/m);
+    expect(dockerfile).not.toMatch(/RUN npm /);
+    expect(dockerfile).toMatch(/^COPY node_modules /m);
+    expect(dockerfile).toMatch(/^USER [1-9]\d*:\d+$/m);
   });
 
-  it('keeps its state in /var/lib/enginepool and checks /livez', () => {
+  it('keeps its state in /var/lib/enginepool, checks /readyz with node, and carries OCI labels', () => {
     expect(dockerfile).toMatch(/^VOLUME \["\/var\/lib\/enginepool"\]$/m);
     expect(dockerfile).toMatch(/"--state-dir", "\/var\/lib\/enginepool"/);
-    expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*http:\/\/127\.0\.0\.1:8000\/livez/m);
+    expect(dockerfile).toMatch(
+      /^HEALTHCHECK .*\n.*CMD \["node", "-e", .*http:\/\/127\.0\.0\.1:8000\/readyz/m,
+    );
+    for (const label of ['title', 'version', 'revision', 'created', 'licenses'])
+      expect(dockerfile).toContain(`org.opencontainers.image.${label}=`);
   });
 });
