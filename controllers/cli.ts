@@ -14,6 +14,7 @@ import { runController } from './main.js';
 import { readSpecFile } from './specSource.js';
 import { renderStatus } from './statusTable.js';
 import { readStreamFacts } from './streams.js';
+import { packageVersion } from './version.js';
 import { probeVpn } from './vpnProbe.js';
 
 // `enginepool <command>`: run, validate, plan, status, doctor, schema (contract §2).
@@ -201,6 +202,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
           io,
         });
       }
+      case '--version':
+      case 'version':
+        io.out(packageVersion());
+        return 0;
       case 'schema':
         io.out(JSON.stringify(enginePoolJsonSchema(), null, 2));
         return 0;

@@ -52,6 +52,8 @@ export interface HttpOptions {
   readonly logger: Logger;
   /** Largest accepted request body, in bytes. */
   readonly bodyLimit?: number;
+  /** Told of every answered request: the route's path pattern (`unmatched` when none), the status. */
+  readonly observe?: (route: string, method: string, status: number, seconds: number) => void;
 }
 
 /** A JSON error reply. */
@@ -135,7 +137,8 @@ function send(res: ServerResponse, reply: Reply): void {
 export function createHttpServer(options: HttpOptions): Server {
   const routes = options.routes.map(compile);
   const limit = options.bodyLimit ?? 64 * 1024;
-  const handle = async (req: IncomingMessage): Promise<Reply> => {
+  // Why `matched`: metrics label requests by the route's pattern, a closed set, never the raw path.
+  const handle = async (req: IncomingMessage, matched: { route: string }): Promise<Reply> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     let path: string;
     try {
@@ -147,11 +150,13 @@ export function createHttpServer(options: HttpOptions): Server {
     if (candidates.length === 0) return errorReply(404, 'not_found', `no route ${url.pathname}`);
     const route = candidates.find((r) => r.method === req.method);
     if (!route) {
+      matched.route = candidates[0]!.path;
       return {
         ...errorReply(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`),
         headers: { Allow: [...new Set(candidates.map((r) => r.method))].join(', ') },
       };
     }
+    matched.route = route.path;
     if (route.mutating) {
       const denied = authorize(req.headers.authorization, options.token);
       if (denied) return denied;
@@ -173,7 +178,8 @@ export function createHttpServer(options: HttpOptions): Server {
   };
   return createServer((req, res) => {
     const started = performance.now();
-    handle(req)
+    const matched = { route: 'unmatched' };
+    handle(req, matched)
       .catch((error: unknown): Reply => {
         if (error instanceof ApiError && error.status === 413) {
           // Why: the rest of an oversized body is never read; closing the connection stops the client
@@ -190,6 +196,12 @@ export function createHttpServer(options: HttpOptions): Server {
       })
       .then((reply) => {
         send(res, reply);
+        options.observe?.(
+          matched.route,
+          req.method ?? 'GET',
+          reply.status,
+          (performance.now() - started) / 1000,
+        );
         options.logger.debug(
           {
             method: req.method,

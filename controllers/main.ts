@@ -14,6 +14,7 @@ import { Metrics } from './metrics.js';
 import { SpecSource } from './specSource.js';
 import { defaultStateDirFor, StateDirLockedError, StreamRegistry } from './streams.js';
 import { StreamWatcher } from './streamWatcher.js';
+import { packageVersion } from './version.js';
 
 // The composition root of `enginepool run`: config, logger, metrics, Docker, machines, loop, HTTP,
 // signals. On SIGTERM it stops acting and exits; the engines keep running for the next start to adopt.
@@ -77,7 +78,12 @@ export async function runController(options: RunOptions): Promise<number> {
     logger.error((error as Error).message);
     return 2;
   }
-  const metrics = new Metrics();
+  const metrics = new Metrics({
+    build: {
+      version: packageVersion(),
+      ...(env.ENGINEPOOL_REVISION ? { revision: env.ENGINEPOOL_REVISION } : {}),
+    },
+  });
   const docker = createDockerPort({ dockerHost: env.DOCKER_HOST, observe: metrics.dockerCall });
   const stateDir = options.stateDir ?? defaultStateDirFor(options.config, env);
   const registry = new StreamRegistry({ stateDir, clock, logger });
@@ -166,6 +172,7 @@ export async function runController(options: RunOptions): Promise<number> {
     routes: [...apiRoutes(deps), ...compatRoutes(deps)],
     ...(token ? { token } : {}),
     logger,
+    observe: metrics.httpRequest,
   });
   try {
     await new Promise<void>((resolveListen, reject) => {
