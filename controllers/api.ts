@@ -14,6 +14,8 @@ export interface ApiDeps {
   readonly metrics: Metrics;
   /** Asks for a reconcile pass now (a stream changed how many engines are free). */
   readonly wake: (reason: string) => void;
+  /** Setup problems that do not stop the controller acting, shown by `/readyz` (e.g. no API token). */
+  readonly warnings?: readonly string[];
 }
 
 const StreamId = z.string().trim().min(1).max(256);
@@ -82,7 +84,10 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       path: '/readyz',
       handle: () => {
         const { ready, reason } = controller.readiness();
-        return ready ? { status: 200, body: { status: 'ready' } } : errorReply(503, 'not_ready', reason);
+        const warnings = deps.warnings?.length ? { warnings: deps.warnings } : {};
+        return ready
+          ? { status: 200, body: { status: 'ready', ...warnings } }
+          : errorReply(503, 'not_ready', reason, warnings);
       },
     },
     {

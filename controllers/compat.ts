@@ -40,7 +40,8 @@ const StreamStarted = z.looseObject({
     key: z.string().min(1).max(4096),
   }),
   session: z.looseObject({
-    playback_session_id: z.string().min(1).max(256),
+    // Why empty is allowed: acexy sends "" when it cannot read the id from the stat URL; the peer takes it.
+    playback_session_id: z.string().max(256),
     stat_url: OptionalUrl,
     command_url: OptionalUrl,
     is_live: z.union([z.literal(0), z.literal(1), z.boolean()]).optional(),
@@ -119,33 +120,58 @@ export function refusalDetail(refusal: ProvisionRefusal) {
   };
 }
 
-/** A pool's VPN as acestream-orchestrator's `/vpn/status`. */
-export function vpnStatus(status: PoolStatus | undefined) {
+/** How many ended streams `stream_ended` still recognises (a repeat answers `updated: true`). */
+const ENDED_MEMORY = 1000;
+
+/** A pool's VPN as acestream-orchestrator's `/vpn/status` (single mode; `now` in ms). */
+export function vpnStatus(status: PoolStatus | undefined, now: number) {
   const vpn = status?.vpn;
+  const lastCheck = iso(now);
   if (!status || !vpn?.enabled) {
     return {
+      mode: 'disabled',
       enabled: false,
       status: 'disabled',
       connected: false,
       health: 'unknown',
       container: null,
+      container_name: null,
       forwarded_port: null,
       public_ip: null,
-      emergency_mode: false,
+      last_check: null,
+      vpn1: null,
+      vpn2: null,
+      emergency_mode: { active: false, failed_vpn: null, healthy_vpn: null, duration_seconds: 0 },
     };
   }
   const held = status.conditions.some((c) => c.type === 'Ready' && c.reason === 'VpnNotReady');
   const connected = !held && (vpn.phase === 'healthy' || vpn.phase === 'recovering');
-  return {
+  const single = {
     enabled: true,
     status: vpn.phase === 'unknown' ? 'unknown' : connected ? 'running' : 'stopped',
-    connected,
-    health: vpn.phase === 'unknown' ? 'unknown' : connected ? 'healthy' : 'unhealthy',
+    container_name: vpn.container,
     container: vpn.container,
+    health: vpn.phase === 'unknown' ? 'unknown' : connected ? 'healthy' : 'unhealthy',
+    connected,
     forwarded_port: vpn.forwardedPort,
     public_ip: vpn.publicIp,
-    emergency_mode: vpn.phase === 'emergency',
+    last_check: lastCheck,
   };
+  // The peer's emergency mode is "a VPN failed"; here that is the pool VPN's emergency phase, dated
+  // by the condition that reports it.
+  const since = status.conditions.find((c) => c.type === 'Degraded' && c.reason === 'VpnDown');
+  const enteredAt = since ? Date.parse(since.lastTransitionTime) : now;
+  const emergency_mode =
+    vpn.phase === 'emergency'
+      ? {
+          active: true,
+          failed_vpn: vpn.container,
+          healthy_vpn: null,
+          duration_seconds: Math.max(0, Math.round((now - enteredAt) / 1000)),
+          entered_at: iso(enteredAt),
+        }
+      : { active: false, failed_vpn: null, healthy_vpn: null, duration_seconds: 0 };
+  return { mode: 'single', ...single, vpn1: single, vpn2: null, emergency_mode };
 }
 
 /** The compatibility routes. */
@@ -170,8 +196,17 @@ export function compatRoutes(deps: CompatDeps): Route[] {
     return pool;
   };
   const enginesOf = (pools: readonly string[]) => pools.flatMap((pool) => controller.engines(pool) ?? []);
+  /** Streams ended through `stream_ended`, newest last, so that a repeat is recognised. */
+  const ended = new Map<string, { stream: StreamRecord; endedAt: number }>();
+  const remember = (stream: StreamRecord, endedAt: number) => {
+    ended.delete(stream.id);
+    ended.set(stream.id, { stream, endedAt });
+    if (ended.size > ENDED_MEMORY) ended.delete(ended.keys().next().value!);
+  };
+  /** Addresses of engines no pool manages that a proxy reported streams on (logged once each). */
+  const foreign = new Set<string>();
 
-  return [
+  const routes: Route[] = [
     {
       method: 'GET',
       path: '/engines',
@@ -235,26 +270,43 @@ export function compatRoutes(deps: CompatDeps): Route[] {
           host: event.engine.host,
           port: event.engine.port,
         });
+        const id = event.labels?.stream_id || `${event.stream.key}|${event.session.playback_session_id}`;
+        const details = {
+          key: { type: event.stream.key_type, value: event.stream.key },
+          playbackSessionId: event.session.playback_session_id,
+          ...(event.session.stat_url ? { statUrl: event.session.stat_url } : {}),
+          ...(event.session.command_url ? { commandUrl: event.session.command_url } : {}),
+          ...(event.session.is_live !== undefined ? { isLive: Boolean(event.session.is_live) } : {}),
+          ...(event.labels ? { labels: event.labels } : {}),
+        };
         if (!engine) {
-          throw new ApiError(
-            404,
-            'engine_not_found',
-            `no engine at ${event.engine.host}:${event.engine.port}${event.container_id ? ` or with container id "${event.container_id}"` : ''}; GET /engines lists them`,
+          // Why accepted: acexy reports streams of its fallback engine too, which no pool manages.
+          // Refusing them helps nobody; recording them would count streams on engines this
+          // controller can neither see nor scale. The stream is answered, then forgotten.
+          const address = `${event.engine.host}:${event.engine.port}`;
+          const log = foreign.has(address) ? logger.debug.bind(logger) : logger.info.bind(logger);
+          if (foreign.size >= ENDED_MEMORY) foreign.clear();
+          foreign.add(address);
+          log(
+            { engine: address, stream: id },
+            'stream reported on an engine no pool manages (a proxy fallback engine?); accepted and ignored',
           );
+          const record: StreamRecord = {
+            id,
+            pool: '',
+            containerId: event.container_id || address,
+            engine: `engine-${event.engine.host}-${event.engine.port}`,
+            startedAt: deps.clock.now(),
+            ...details,
+          };
+          return { status: 200, body: streamState(record) };
         }
-        const id = event.labels?.stream_id || event.session.playback_session_id;
         const { stream, created } = registry.start(
           { pool: engine.pool, containerId: engine.containerId, engine: engine.name },
           id,
-          {
-            key: { type: event.stream.key_type, value: event.stream.key },
-            playbackSessionId: event.session.playback_session_id,
-            ...(event.session.stat_url ? { statUrl: event.session.stat_url } : {}),
-            ...(event.session.command_url ? { commandUrl: event.session.command_url } : {}),
-            ...(event.session.is_live !== undefined ? { isLive: Boolean(event.session.is_live) } : {}),
-            ...(event.labels ? { labels: event.labels } : {}),
-          },
+          details,
         );
+        ended.delete(id);
         if (created) {
           logger.info({ pool: engine.pool, engine: engine.name, stream: id }, 'stream started (proxy event)');
           deps.wake(`stream ${id} started on ${engine.name}`);
@@ -268,11 +320,21 @@ export function compatRoutes(deps: CompatDeps): Route[] {
       mutating: true,
       handle: ({ body }) => {
         const event = parseBody(StreamEnded, body);
-        let target: StreamRecord | undefined;
-        if (event.stream_id) {
-          target = registry.get(event.stream_id);
-        } else if (event.container_id) {
-          // As acestream-orchestrator did: without a stream id, the engine's latest stream ends.
+        if (!event.stream_id && !event.container_id) {
+          throw new ApiError(
+            400,
+            'invalid_body',
+            'give "stream_id" (or "container_id") of the stream that ended',
+          );
+        }
+        // As acestream-orchestrator does: a known stream id (open, or ended already) is that stream;
+        // otherwise the latest open stream of the engine `container_id` names, if any.
+        let target = event.stream_id ? registry.get(event.stream_id) : undefined;
+        const repeat = event.stream_id && !target ? ended.get(event.stream_id) : undefined;
+        if (repeat) {
+          return { status: 200, body: { updated: true, stream: streamState(repeat.stream, repeat.endedAt) } };
+        }
+        if (!target && event.container_id) {
           const engine = findEngine(controller.allEngines(), { containerId: event.container_id });
           target = engine
             ? registry
@@ -280,21 +342,17 @@ export function compatRoutes(deps: CompatDeps): Route[] {
                 .sort((a, b) => b.startedAt - a.startedAt)
                 .at(0)
             : undefined;
-        } else {
-          throw new ApiError(
-            400,
-            'invalid_body',
-            'give "stream_id" (or "container_id") of the stream that ended',
-          );
         }
-        const ended = target ? registry.end(target.id) : undefined;
-        if (!ended) return { status: 200, body: { updated: false, stream: null } };
+        const stream = target ? registry.end(target.id) : undefined;
+        if (!stream) return { status: 200, body: { updated: false, stream: null } };
+        const endedAt = deps.clock.now();
+        remember(stream, endedAt);
         logger.info(
-          { pool: ended.pool, engine: ended.engine, stream: ended.id, reason: event.reason ?? undefined },
+          { pool: stream.pool, engine: stream.engine, stream: stream.id, reason: event.reason ?? undefined },
           'stream ended (proxy event)',
         );
-        deps.wake(`stream ${ended.id} ended on ${ended.engine}`);
-        return { status: 200, body: { updated: true, stream: streamState(ended, deps.clock.now()) } };
+        deps.wake(`stream ${stream.id} ended on ${stream.engine}`);
+        return { status: 200, body: { updated: true, stream: streamState(stream, endedAt) } };
       },
     },
     {
@@ -317,7 +375,7 @@ export function compatRoutes(deps: CompatDeps): Route[] {
             : refusal && (refusal.code === 'vpn_disconnected' || refusal.code === 'circuit_breaker')
               ? 'degraded'
               : 'healthy';
-        const vpn = vpnStatus(targetStatus);
+        const vpn = vpnStatus(targetStatus, deps.clock.now());
         return {
           status: 200,
           body: {
@@ -361,7 +419,8 @@ export function compatRoutes(deps: CompatDeps): Route[] {
         if (named !== null) poolEngines(controller, named);
         const pool =
           named ?? controller.spec()?.pools.find((p) => p.vpn)?.name ?? controller.spec()?.pools[0]?.name;
-        return { status: 200, body: vpnStatus(pool === undefined ? undefined : controller.poolStatus(pool)) };
+        const status = pool === undefined ? undefined : controller.poolStatus(pool);
+        return { status: 200, body: vpnStatus(status, deps.clock.now()) };
       },
     },
     {
@@ -394,6 +453,9 @@ export function compatRoutes(deps: CompatDeps): Route[] {
               container_name: engine.name,
               host_http_port: engine.hostPort,
               container_http_port: engine.httpPort,
+              // Why null: enginepool publishes one port per engine (ACE_MAP_HTTPS has no equivalent);
+              // Go clients such as acexy read null as 0.
+              container_https_port: null,
             },
           };
         } catch (error) {
@@ -411,4 +473,5 @@ export function compatRoutes(deps: CompatDeps): Route[] {
       },
     },
   ];
+  return routes.map((route) => ({ ...route, peerErrors: true }));
 }

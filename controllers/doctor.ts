@@ -125,6 +125,7 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
     }
   }
   findings.push(stateDirFinding(options.stateDir ?? defaultStateDirFor(options.config, env)));
+  findings.push(apiTokenFinding(env));
 
   for (const line of formatFindings(findings)) options.io.out(line);
   const failed = findings.filter((f) => f.severity === 'fail').length;
@@ -140,6 +141,17 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/** The API token: without one, a proxy's stream events are refused and streamed-on engines look free. */
+export function apiTokenFinding(env: Readonly<Record<string, string | undefined>>): Finding {
+  if (env.ENGINEPOOL_API_TOKEN)
+    return ok('api token', 'ENGINEPOOL_API_TOKEN is set: the API accepts changes');
+  return warn(
+    'api token',
+    "ENGINEPOOL_API_TOKEN is not set: the API is read-only, so a proxy's stream events (acexy's stream_started/stream_ended) are refused with 403 and engines carrying streams look free, and may be scaled down",
+    "set ENGINEPOOL_API_TOKEN in the controller's environment, and the same value as the proxy's token (acexy: ACEXY_ORCH_APIKEY)",
+  );
 }
 
 /** Prints findings: `ok`/`warn`/`FAIL`, what was checked and the detail, then the fix on its own line. */

@@ -29,6 +29,11 @@ export interface Route {
   /** A path with `:name` segments, e.g. `/api/v1/pools/:pool`. */
   readonly path: string;
   readonly mutating?: boolean;
+  /**
+   * Routes of acestream-orchestrator: their error bodies also carry its `detail` (the message), which
+   * proxies built against it read, whichever step refused the request (auth, body, the handler).
+   */
+  readonly peerErrors?: boolean;
   readonly handle: (ctx: RequestContext) => Reply | Promise<Reply>;
 }
 
@@ -64,6 +69,13 @@ export function errorReply(
   extra?: Readonly<Record<string, unknown>>,
 ): Reply {
   return { status, body: { error: { code, message, ...extra } } };
+}
+
+/** An error reply with acestream-orchestrator's `detail` added (a detail the route gave is kept). */
+export function withPeerDetail(reply: Reply): Reply {
+  const body = reply.body as { detail?: unknown; error?: { message?: string } } | undefined;
+  if (reply.status < 400 || !body || body.detail !== undefined) return reply;
+  return { ...reply, body: { detail: body.error?.message ?? 'error', ...body } };
 }
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
@@ -138,7 +150,10 @@ export function createHttpServer(options: HttpOptions): Server {
   const routes = options.routes.map(compile);
   const limit = options.bodyLimit ?? 64 * 1024;
   // Why `matched`: metrics label requests by the route's pattern, a closed set, never the raw path.
-  const handle = async (req: IncomingMessage, matched: { route: string }): Promise<Reply> => {
+  const handle = async (
+    req: IncomingMessage,
+    matched: { route: string; peerErrors?: boolean },
+  ): Promise<Reply> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     let path: string;
     try {
@@ -157,6 +172,7 @@ export function createHttpServer(options: HttpOptions): Server {
       };
     }
     matched.route = route.path;
+    matched.peerErrors = route.peerErrors;
     if (route.mutating) {
       const denied = authorize(req.headers.authorization, options.token);
       if (denied) return denied;
@@ -178,7 +194,7 @@ export function createHttpServer(options: HttpOptions): Server {
   };
   return createServer((req, res) => {
     const started = performance.now();
-    const matched = { route: 'unmatched' };
+    const matched: { route: string; peerErrors?: boolean } = { route: 'unmatched' };
     handle(req, matched)
       .catch((error: unknown): Reply => {
         if (error instanceof ApiError && error.status === 413) {
@@ -194,7 +210,8 @@ export function createHttpServer(options: HttpOptions): Server {
         );
         return errorReply(500, 'internal', 'internal error; see the controller log');
       })
-      .then((reply) => {
+      .then((answer) => {
+        const reply = matched.peerErrors ? withPeerDetail(answer) : answer;
         send(res, reply);
         options.observe?.(
           matched.route,

@@ -30,6 +30,10 @@ export interface RunOptions {
   readonly stopSignal?: Promise<string>;
 }
 
+/** Why loud: a proxy (acexy) only logs the 403s, and the engines carrying its streams look free. */
+const NO_TOKEN_WARNING =
+  "ENGINEPOOL_API_TOKEN is not set: the API is read-only, so a proxy's stream events (acexy's stream_started/stream_ended) are refused with 403 and engines carrying streams look free and may be scaled down; set it, and the same value as the proxy's token (acexy: ACEXY_ORCH_APIKEY)";
+
 /** Parses ENGINEPOOL_STREAM_CHECK_SECONDS: how often open streams are checked against their engines. */
 export function parseCheckSeconds(text: string | undefined): number {
   if (text === undefined || text.trim() === '') return 10;
@@ -167,7 +171,8 @@ export async function runController(options: RunOptions): Promise<number> {
     onGap: () => controller.observer.invalidateAll(),
   });
   const token = env.ENGINEPOOL_API_TOKEN || undefined;
-  const deps = { controller, registry, metrics, logger, clock, wake };
+  const warnings = token ? [] : [NO_TOKEN_WARNING];
+  const deps = { controller, registry, metrics, logger, clock, wake, warnings };
   const server = createHttpServer({
     routes: [...apiRoutes(deps), ...compatRoutes(deps)],
     ...(token ? { token } : {}),
@@ -189,8 +194,7 @@ export async function runController(options: RunOptions): Promise<number> {
     registry.close();
     return 1;
   }
-  if (!token)
-    logger.warn('ENGINEPOOL_API_TOKEN is not set: the API is read-only (mutating routes answer 403)');
+  for (const warning of warnings) logger.warn(warning);
   logger.info({ listen: `${listen.host}:${listen.port}` }, 'API listening');
 
   const onHangup = () => specSource.reload('SIGHUP');
