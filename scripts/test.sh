@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: lint and types, unit tests, then integration tests against a real Docker engine.
 # On a fresh Debian machine it installs and starts dockerd (as root) and stops it at the end if it
-# started it, and installs promtool (Debian's prometheus package, its server not started). Extra
+# started it, and installs promtool (Debian's prometheus package, its server not started) and docker-compose. Extra
 # arguments go to vitest (e.g. `npm test -- --project unit`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-docker.sh
 trap 'bash scripts/ensure-docker.sh --stop' EXIT
 bash scripts/ensure-promtool.sh
+bash scripts/ensure-compose.sh
 
 npx biome check .
 npx tsc -p tsconfig.json --noEmit
