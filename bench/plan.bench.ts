@@ -1,8 +1,8 @@
-import { Controller } from '../controllers/controller.js';
-import type { DockerPort } from '../controllers/docker.js';
-import { silentLogger } from '../controllers/logger.js';
-import { Metrics } from '../controllers/metrics.js';
-import { StreamRegistry } from '../controllers/streams.js';
+import { Controller } from '../controllers/loop/controller.js';
+import { silentLogger } from '../controllers/observability/logger.js';
+import { Metrics } from '../controllers/observability/metrics.js';
+import type { Runtime } from '../controllers/runtime/runtime.js';
+import { StreamRegistry } from '../controllers/streams/registry.js';
 import type { StreamFacts } from '../reconcilers/engines.js';
 import { planTick } from '../reconcilers/plan.js';
 import type { Clock } from '../state/clock.js';
@@ -143,7 +143,7 @@ async function timeAsync(fn: () => Promise<unknown>): Promise<number[]> {
 }
 
 /** A Docker that answers the synthetic world at once and accepts every change (which it then forgets). */
-function instantDocker(data: Synthetic): DockerPort {
+function instantDocker(data: Synthetic): Runtime {
   const details = (id: string): DockerContainerDetails | undefined => {
     const vpn = data.vpnDetails[id];
     if (vpn) return vpn;

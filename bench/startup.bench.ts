@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { createDockerPort, type DockerEvent } from '../controllers/docker.js';
-import { httpProbe } from '../controllers/probes.js';
+import { httpProbe } from '../controllers/http/client.js';
+import { createDockerRuntime } from '../controllers/runtime/docker/dockerRuntime.js';
+import type { RuntimeEvent } from '../controllers/runtime/runtime.js';
 import { derivedPort } from '../state/spec.js';
 import {
   ControllerProcess,
@@ -89,7 +90,7 @@ class EventLog {
   private readonly events: { name: string; action: string; at: number }[] = [];
 
   async start(): Promise<void> {
-    const stream = await createDockerPort().events({ signal: this.abort.signal });
+    const stream = await createDockerRuntime().events({ signal: this.abort.signal });
     void (async () => {
       try {
         for await (const event of stream) this.add(event);
@@ -99,7 +100,7 @@ class EventLog {
     })();
   }
 
-  private add(event: DockerEvent): void {
+  private add(event: RuntimeEvent): void {
     const name = event.Actor?.Attributes?.name ?? '';
     const action = event.Action ?? '';
     if (!name.startsWith('bench') || !['create', 'start', 'destroy'].includes(action)) return;

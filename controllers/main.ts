@@ -1,20 +1,21 @@
 import { resolve } from 'node:path';
 import { type Clock, systemClock } from '../state/clock.js';
 import { vpnContainers } from '../state/spec.js';
-import { detectSelf, type SelfLocation } from './addressing.js';
-import { apiRoutes } from './api.js';
-import { compatRoutes } from './compat.js';
-import { Controller } from './controller.js';
-import { createDockerPort } from './docker.js';
-import { concernsPools, DockerEvents } from './events.js';
-import { createHttpServer } from './http.js';
-import { createLogger, type Logger } from './logger.js';
-import { Loop } from './loop.js';
-import { Metrics } from './metrics.js';
-import { SpecSource } from './specSource.js';
-import { defaultStateDirFor, StateDirLockedError, StreamRegistry } from './streams.js';
-import { StreamWatcher } from './streamWatcher.js';
-import { packageVersion } from './version.js';
+import { parseCheckSeconds, parseListen, resyncSeconds } from './config/environment.js';
+import { SpecSource } from './config/specSource.js';
+import { packageVersion } from './config/version.js';
+import { compatRoutes } from './http/compat/compat.js';
+import { apiRoutes } from './http/routes/native.js';
+import { createHttpServer } from './http/server.js';
+import { Controller } from './loop/controller.js';
+import { concernsPools, DockerEvents } from './loop/events.js';
+import { Loop } from './loop/loop.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { detectSelf, type SelfLocation } from './runtime/addressing.js';
+import { createDockerRuntime } from './runtime/docker/dockerRuntime.js';
+import { defaultStateDirFor, StateDirLockedError, StreamRegistry } from './streams/registry.js';
+import { StreamWatcher } from './streams/watcher.js';
 
 // The composition root of `enginepool run`: config, logger, metrics, Docker, machines, loop, HTTP,
 // signals. On SIGTERM it stops acting and exits; the engines keep running for the next start to adopt.
@@ -33,30 +34,6 @@ export interface RunOptions {
 /** Why loud: a proxy (acexy) only logs the 403s, and the engines carrying its streams look free. */
 const NO_TOKEN_WARNING =
   "ENGINEPOOL_API_TOKEN is not set: the API is read-only, so a proxy's stream events (acexy's stream_started/stream_ended) are refused with 403 and engines carrying streams look free and may be scaled down; set it, and the same value as the proxy's token (acexy: ACEXY_ORCH_APIKEY)";
-
-/** Parses ENGINEPOOL_STREAM_CHECK_SECONDS: how often open streams are checked against their engines. */
-export function parseCheckSeconds(text: string | undefined): number {
-  if (text === undefined || text.trim() === '') return 10;
-  const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600)
-    throw new Error(`ENGINEPOOL_STREAM_CHECK_SECONDS expects seconds between 0.1 and 3600, got "${text}"`);
-  return seconds;
-}
-
-/** Parses `HOST:PORT` (or `:PORT`, or `PORT`). */
-export function parseListen(text: string): { host: string; port: number } {
-  const match = /^(?:(.*):)?(\d{1,5})$/.exec(text.trim());
-  const port = Number(match?.[2]);
-  if (!match || port > 65535) throw new Error(`--listen expects HOST:PORT, got "${text}"`);
-  const host = (match[1] ?? '').replace(/^\[(.*)\]$/, '$1');
-  return { host: host || '0.0.0.0', port };
-}
-
-/** ENGINEPOOL_RESYNC_SECONDS: the longest time between two passes (default 10). */
-function resyncSeconds(env: RunOptions['env']): number {
-  const value = Number(env.ENGINEPOOL_RESYNC_SECONDS ?? 10);
-  return Number.isFinite(value) && value >= 0.5 ? value : 10;
-}
 
 function signalled(): Promise<string> {
   return new Promise((resolveSignal) => {
@@ -88,7 +65,7 @@ export async function runController(options: RunOptions): Promise<number> {
       ...(env.ENGINEPOOL_REVISION ? { revision: env.ENGINEPOOL_REVISION } : {}),
     },
   });
-  const docker = createDockerPort({ dockerHost: env.DOCKER_HOST, observe: metrics.dockerCall });
+  const docker = createDockerRuntime({ dockerHost: env.DOCKER_HOST, observe: metrics.dockerCall });
   const stateDir = options.stateDir ?? defaultStateDirFor(options.config, env);
   const registry = new StreamRegistry({ stateDir, clock, logger });
   try {
@@ -140,7 +117,7 @@ export async function runController(options: RunOptions): Promise<number> {
     registry,
     clock,
     logger,
-    endpoint: (containerId) => controller.allEngines().find((e) => e.containerId === containerId),
+    endpoint: (containerId) => controller.view.allEngines().find((e) => e.containerId === containerId),
     wake,
     periodMs: checkSeconds * 1000,
   });
@@ -157,7 +134,7 @@ export async function runController(options: RunOptions): Promise<number> {
     },
     resyncMs: resyncSeconds(env) * 1000,
     onResync: () => {
-      controller.observer.invalidateAll();
+      controller.invalidate();
       if (!selfKnown) void refreshSelf();
     },
   });
@@ -167,12 +144,12 @@ export async function runController(options: RunOptions): Promise<number> {
     logger,
     wake,
     relevant: (event) => concernsPools(event, vpnContainers(specSource.current().spec)),
-    onStarted: (id) => controller.observer.invalidate(id),
-    onGap: () => controller.observer.invalidateAll(),
+    onStarted: (id) => controller.invalidate(id),
+    onGap: () => controller.invalidate(),
   });
   const token = env.ENGINEPOOL_API_TOKEN || undefined;
   const warnings = token ? [] : [NO_TOKEN_WARNING];
-  const deps = { controller, registry, metrics, logger, clock, wake, warnings };
+  const deps = { controller, view: controller.view, registry, metrics, logger, clock, wake, warnings };
   const server = createHttpServer({
     routes: [...apiRoutes(deps), ...compatRoutes(deps)],
     ...(token ? { token } : {}),

@@ -86,8 +86,7 @@ ensure_base() {
 # only when package-lock.json changed, so a warm build reuses it (and Docker its layer).
 stage_context() {
 	local context=$1 lock_hash
-	[ -f "$ROOT/dist/controllers/cli.js" ] || die "not built: run 'npm ci' first"
-	(cd "$ROOT" && npm run --silent build)
+	[ -x "$ROOT/node_modules/.bin/tsc" ] || die "dependencies missing: run 'npm ci' first"
 	lock_hash=$(sha256sum "$ROOT/package-lock.json" | cut -c1-16)
 	mkdir -p "$context"
 	if [ "$(cat "$context/.lock-hash" 2>/dev/null)" != "$lock_hash" ]; then
@@ -101,7 +100,10 @@ stage_context() {
 	fi
 	cp "$ROOT/package.json" "$context/package.json"
 	rm -rf "$context/dist" "$context/bin"
-	cp -r "$ROOT/dist" "$ROOT/bin" "$context/"
+	# Why compile into the context, not copy dist/: tsc never deletes outputs of sources that moved
+	# or went away, and the image must not carry them.
+	(cd "$ROOT" && node_modules/.bin/tsc -p tsconfig.build.json --outDir "$context/dist")
+	cp -r "$ROOT/bin" "$context/"
 	printf '%s\n' .lock-hash package-lock.json >"$context/.dockerignore"
 }
 

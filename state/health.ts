@@ -1,4 +1,4 @@
-// The probe history of one engine and what it means. Pure: the prober (controllers/probes.ts) feeds
+// The probe history of one engine and what it means. Pure: the prober (controllers/loop/engineProber.ts) feeds
 // results in with their time; reconcilers read the state out.
 
 /** What the prober knows of one engine container, keyed by container id. */

@@ -1,5 +1,5 @@
 // What an engine's stat URL says about a stream's playback session, and where to ask it. Pure: the
-// stream watcher (controllers/streamWatcher.ts) fetches, these decide.
+// stream watcher (controllers/streams/watcher.ts) fetches, these decide.
 
 /** The meaning of one answer from a stat URL. */
 export type StatVerdict =

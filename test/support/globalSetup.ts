@@ -14,7 +14,7 @@ export default function setup(): void {
       'Docker does not answer: run `npm test` (it starts dockerd), or scripts/ensure-docker.sh',
     );
   }
-  if (!existsSync(resolve(root, 'dist/controllers/cli.js'))) {
+  if (!existsSync(resolve(root, 'dist/controllers/cli/cli.js'))) {
     throw new Error('the controller is not built: run `npm run build`');
   }
   execFileSync('bash', [resolve(root, 'scripts/build-images.sh')], { stdio: 'inherit' });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { Metrics } from '../../controllers/metrics.js';
+import { Metrics } from '../../controllers/observability/metrics.js';
 
 // deploy/: the Grafana dashboard only queries metrics the controller exports; the compose files, the
 // example pools they mount and the Dockerfile agree with each other. (promtool checks the Prometheus
