@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { packageVersion } from '../config/version.js';
 import { type Command, type Io, parseCommand, UsageError } from './command.js';
 import { doctor } from './commands/doctor.js';
+import { importEnv } from './commands/importEnv.js';
 import { plan } from './commands/plan.js';
 import { run } from './commands/run.js';
 import { schema } from './commands/schema.js';
@@ -11,7 +12,7 @@ import { validate } from './commands/validate.js';
 
 // `enginepool <command>` (contract §2): dispatch, `--version`, and each command's own `--help`.
 
-const COMMANDS: readonly Command[] = [run, validate, plan, status, doctor, schema];
+const COMMANDS: readonly Command[] = [run, validate, plan, status, doctor, schema, importEnv];
 
 /** Every environment variable the code reads, for the overview. */
 const ENVIRONMENT = `Environment:
