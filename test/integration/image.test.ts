@@ -50,12 +50,21 @@ beforeAll(async () => {
   writePools(pools(2));
 }, 600_000);
 
+const GATEWAY_POOL = 'img-it-gw';
+const NETWORK = 'img-it-net';
+
 afterAll(async () => {
-  await docker
-    .getContainer(CONTROLLER)
-    .remove({ force: true, v: true })
-    .catch(() => {});
+  for (const name of [CONTROLLER, `${CONTROLLER}-gw`])
+    await docker
+      .getContainer(name)
+      .remove({ force: true, v: true })
+      .catch(() => {});
   await removeContainers({ pool: POOL });
+  await removeContainers({ pool: GATEWAY_POOL });
+  await docker
+    .getNetwork(NETWORK)
+    .remove()
+    .catch(() => {});
 });
 
 describe('the enginepool image', () => {
@@ -133,5 +142,41 @@ describe('the enginepool image', () => {
     expect(after.every((c) => c.state === 'running')).toBe(true);
     const { stdout } = await promisify(execFile)('docker', ['logs', CONTROLLER]);
     expect(stdout).toMatch(/stopping; engines keep running/);
+  });
+
+  it('reaches engines on a network it does not share through its gateway and the published port', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'enginepool-img-gw-'));
+    writeFileSync(
+      join(dir, 'pools.yaml'),
+      poolYaml(GATEWAY_POOL, { range: '22020-22029', replicas: '{ minFree: 1, max: 2 }' }),
+    );
+    chmodSync(dir, 0o755);
+    chmodSync(join(dir, 'pools.yaml'), 0o644);
+    await docker.createNetwork({ Name: NETWORK });
+    const controller = await docker.createContainer({
+      name: `${CONTROLLER}-gw`,
+      Image: IMAGE,
+      Env: [`ENGINEPOOL_API_TOKEN=${TOKEN}`, 'ENGINEPOOL_RESYNC_SECONDS=2'],
+      HostConfig: {
+        NetworkMode: NETWORK,
+        Binds: [`${socketPath}:/var/run/docker.sock`, `${dir}:/etc/enginepool:ro`],
+        GroupAdd: [String(statSync(socketPath).gid)],
+        PortBindings: { '8000/tcp': [{ HostIp: '127.0.0.1', HostPort: '22091' }] },
+      },
+    });
+    await controller.start();
+    const api = 'http://127.0.0.1:22091';
+    await waitFor(
+      'a ready engine',
+      async () => (await http(`${api}/api/v1/pools/${GATEWAY_POOL}`)).body?.replicas?.ready === 1,
+      { timeoutMs: 60_000 },
+    );
+    const network = (await docker.getNetwork(NETWORK).inspect()) as {
+      IPAM: { Config: { Gateway: string }[] };
+    };
+    const gateway = network.IPAM.Config[0]!.Gateway;
+    const [engine] = (await http(`${api}/api/v1/pools/${GATEWAY_POOL}/engines`)).body;
+    expect(engine).toMatchObject({ host: gateway, port: 22020 });
+    await controller.stop({ t: 10 });
   });
 });
