@@ -129,6 +129,11 @@ export function poolsFromEnv(env: ReadonlyMap<string, string>, source: string): 
     used.add(name);
     if (env.has(name)) mapped.push(`${name}=${env.get(name)} -> ${to}`);
   };
+  /** A number setting mapped to `to`; undefined when absent (the orchestrator's default applies). */
+  const mapNumber = (name: string, to: string) => {
+    map(name, to);
+    return number(env, name);
+  };
   const note = (name: string, why: string, secret = false) => {
     used.add(name);
     if (env.has(name)) unmapped.push(`${secret ? name : `${name}=${env.get(name)}`}: ${why}`);
@@ -152,18 +157,12 @@ export function poolsFromEnv(env: ReadonlyMap<string, string>, source: string): 
     max = Math.min(max, number(env, 'MAX_ACTIVE_REPLICAS') ?? 20);
     map('MAX_ACTIVE_REPLICAS', 'replicas.max (the cap behind a VPN)');
   } else note('MAX_ACTIVE_REPLICAS', 'only applies behind a VPN');
-  const startup = number(env, 'STARTUP_TIMEOUT_S');
-  map('STARTUP_TIMEOUT_S', 'template.health.startupTimeoutSeconds');
-  const grace = number(env, 'ENGINE_GRACE_PERIOD_S');
-  map('ENGINE_GRACE_PERIOD_S', 'replicas.scaleDownDelaySeconds');
-  const healthInterval = number(env, 'HEALTH_CHECK_INTERVAL_S');
-  map('HEALTH_CHECK_INTERVAL_S', 'template.health.intervalSeconds');
-  const healthFailures = number(env, 'HEALTH_FAILURE_THRESHOLD');
-  map('HEALTH_FAILURE_THRESHOLD', 'template.health.failureThreshold');
-  const breakerFailures = number(env, 'CIRCUIT_BREAKER_FAILURE_THRESHOLD');
-  map('CIRCUIT_BREAKER_FAILURE_THRESHOLD', 'circuitBreaker.failureThreshold');
-  const breakerOpen = number(env, 'CIRCUIT_BREAKER_RECOVERY_TIMEOUT_S');
-  map('CIRCUIT_BREAKER_RECOVERY_TIMEOUT_S', 'circuitBreaker.openSeconds');
+  const startup = mapNumber('STARTUP_TIMEOUT_S', 'template.health.startupTimeoutSeconds');
+  const grace = mapNumber('ENGINE_GRACE_PERIOD_S', 'replicas.scaleDownDelaySeconds');
+  const healthInterval = mapNumber('HEALTH_CHECK_INTERVAL_S', 'template.health.intervalSeconds');
+  const healthFailures = mapNumber('HEALTH_FAILURE_THRESHOLD', 'template.health.failureThreshold');
+  const breakerFailures = mapNumber('CIRCUIT_BREAKER_FAILURE_THRESHOLD', 'circuitBreaker.failureThreshold');
+  const breakerOpen = mapNumber('CIRCUIT_BREAKER_RECOVERY_TIMEOUT_S', 'circuitBreaker.openSeconds');
   map('ENGINE_VARIANT', 'template.image and its arguments');
   used.add('ENGINE_ARM32_VERSION');
   used.add('ENGINE_ARM64_VERSION');
