@@ -151,6 +151,24 @@ export function poolStatus(input: PoolStatusInput): PoolStatus {
       reason: 'Reconciling',
       message: `${input.planned.length} actions this pass`,
     });
+  } else if (vpn && !vpn.usable) {
+    // Why: behind a VPN that is not usable nothing is started or judged; "Converged" said the pool
+    // matched the file while it waited (an empty pool included).
+    conditions.push({
+      type: 'Progressing',
+      status: 'False',
+      reason: 'VpnNotReady',
+      message: `nothing is started until the VPN is usable: ${vpn.holdReason ?? 'VPN not ready'}`,
+    });
+  } else if (plan.blocked) {
+    // Why: with every create held back the pool does not match the file; "Converged" said it did.
+    const { count, code, reason } = plan.blocked;
+    conditions.push({
+      type: 'Progressing',
+      status: 'False',
+      reason: code,
+      message: `${count} ${count === 1 ? 'create' : 'creates'} held back: ${reason}`,
+    });
   } else {
     conditions.push({
       type: 'Progressing',

@@ -7,6 +7,7 @@ import { isLive, type ObservedWorld } from '../../state/observed.js';
 import type { DesiredSpec } from '../../state/spec.js';
 import { engineHttpPort } from '../../state/template.js';
 import type { SpecState } from '../config/specSource.js';
+import type { httpGet } from '../http/client.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { engineEndpoint, type SelfLocation } from '../runtime/addressing.js';
@@ -55,6 +56,8 @@ export interface ControllerOptions {
   readonly concurrency?: number;
   /** Asks the loop for another pass soon (events, probe transitions, machine changes). */
   readonly wake: (reason: string) => void;
+  /** The HTTP client of the engine and Gluetun probes; the real one unless a test injects another. */
+  readonly httpGet?: typeof httpGet;
 }
 
 /** The controller: one reconcile pass at a time; readers use its {@link ReadModel}. */
@@ -80,6 +83,7 @@ export class Controller {
     this.prober = new EngineProber({
       clock,
       logger,
+      httpGet: options.httpGet,
       onTransition: (target, transition, record) =>
         this.onProbeTransition(target, transition, record.lastError),
     });
@@ -87,6 +91,7 @@ export class Controller {
       docker,
       clock,
       logger,
+      httpGet: options.httpGet,
       onResult: (pool, result, at) => this.machines.vpnProbed(pool, result, at),
     });
     this.executor = new Executor({ docker, clock, logger, concurrency: options.concurrency ?? 8 });

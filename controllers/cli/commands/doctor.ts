@@ -1,6 +1,7 @@
 import { createDockerRuntime } from '../../runtime/docker/dockerRuntime.js';
 import { type Command, optional, outputFormat, outputOption, required } from '../command.js';
-import { formatFindings, runDoctor, summarise } from '../doctor/doctor.js';
+import { runDoctor } from '../doctor/doctor.js';
+import { formatFindings, summarise } from '../doctor/findings.js';
 
 export const doctor: Command = {
   name: 'doctor',
