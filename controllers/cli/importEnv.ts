@@ -281,6 +281,7 @@ export function poolsFromEnv(env: ReadonlyMap<string, string>, source: string): 
       : []),
     ...(vpns.length > 0
       ? [
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: the pools file's own ${VAR} syntax.
           "Gluetun's control server: add apiKey: ${GLUETUN_API_KEY} under vpn.gluetun if yours requires a key.",
         ]
       : []),
