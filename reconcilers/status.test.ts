@@ -83,10 +83,10 @@ function status(c: Case): PoolStatus {
 
 const lines = (s: PoolStatus) => s.conditions.map((c) => `${c.type}=${c.status} ${c.reason}: ${c.message}`);
 
-const WITHIN = 'ScalingLimited=False WithinLimits: 1 engines wanted, max 5';
+const WITHIN = 'ScalingLimited=False WithinLimits: 1 engine wanted, max 5';
 const AS_EXPECTED = 'Degraded=False AsExpected: no provisioning problem';
 const CONVERGED = 'Progressing=False Converged: the pool matches the file';
-const SCALING_UP = 'Progressing=True ScalingUp: 1 engines wanted, 0 starting';
+const SCALING_UP = 'Progressing=True ScalingUp: 1 engine wanted, 0 starting';
 const BREAKER_OPEN =
   'circuit breaker open until 1970-01-01T00:14:00.000Z after 5 provisioning failures (last: StartFailed: exit 1)';
 
@@ -95,7 +95,7 @@ describe('poolStatus: conditions', () => {
     [
       'converged',
       { list: [engine(ace, 1)], probes: allReady(ace, [1]) },
-      ['Ready=True MinFreeAvailable: 1 free engines ready (minFree 1)', CONVERGED, AS_EXPECTED, WITHIN],
+      ['Ready=True MinFreeAvailable: 1 free engine ready (minFree 1)', CONVERGED, AS_EXPECTED, WITHIN],
     ],
     [
       'an empty Docker: scaling up',
@@ -107,7 +107,7 @@ describe('poolStatus: conditions', () => {
       { list: [engine(ace, 1)] },
       [
         'Ready=False EnginesStarting: 0 of minFree 1 free engines ready, 1 starting',
-        'Progressing=True ScalingUp: 1 engines wanted, 1 starting',
+        'Progressing=True ScalingUp: 1 engine wanted, 1 starting',
         AS_EXPECTED,
         WITHIN,
       ],
@@ -168,7 +168,7 @@ describe('poolStatus: conditions', () => {
       'the breaker open while free engines are ready',
       { list: [engine(ace, 1)], probes: allReady(ace, [1]), breaker: OPEN },
       [
-        'Ready=True MinFreeAvailable: 1 free engines ready (minFree 1)',
+        'Ready=True MinFreeAvailable: 1 free engine ready (minFree 1)',
         CONVERGED,
         `Degraded=True CircuitOpen: ${BREAKER_OPEN}`,
         WITHIN,
@@ -193,7 +193,7 @@ describe('poolStatus: conditions', () => {
         problem: { reason: 'StartFailed', message: 'exit 1', at: NOW - 1000 },
       },
       [
-        'Ready=True MinFreeAvailable: 1 free engines ready (minFree 1)',
+        'Ready=True MinFreeAvailable: 1 free engine ready (minFree 1)',
         CONVERGED,
         `Degraded=True StartFailed: exit 1; ${BREAKER_OPEN}`,
         WITHIN,
@@ -207,7 +207,7 @@ describe('poolStatus: conditions', () => {
         probes: allReady(vpnPool, [1]),
         vpn: {},
       },
-      ['Ready=True MinFreeAvailable: 1 free engines ready (minFree 1)', CONVERGED, AS_EXPECTED, WITHIN],
+      ['Ready=True MinFreeAvailable: 1 free engine ready (minFree 1)', CONVERGED, AS_EXPECTED, WITHIN],
     ],
     [
       'a template change rolling through: the old engine drains, so it is not free',
@@ -220,11 +220,24 @@ describe('poolStatus: conditions', () => {
       ],
     ],
     [
+      'a scale-down waiting for scaleDownDelaySeconds: not converged yet',
+      {
+        list: [engine(ace, 1), engine(ace, 2, { createdAt: NOW - 1_000 })],
+        probes: allReady(ace, [1, 2]),
+      },
+      [
+        'Ready=True MinFreeAvailable: 2 free engines ready (minFree 1)',
+        'Progressing=True ScalingDown: 2 engines running, 1 wanted: free engines go after scaleDownDelaySeconds (30s)',
+        AS_EXPECTED,
+        WITHIN,
+      ],
+    ],
+    [
       'a scale-down',
       { list: [engine(ace, 1), engine(ace, 2)], probes: allReady(ace, [1, 2]) },
       [
         'Ready=True MinFreeAvailable: 2 free engines ready (minFree 1)',
-        'Progressing=True Reconciling: 1 actions this pass',
+        'Progressing=True Reconciling: 1 action this pass',
         AS_EXPECTED,
         WITHIN,
       ],
