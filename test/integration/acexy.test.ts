@@ -129,7 +129,8 @@ describe('acexy against enginepool', () => {
     const acexy = new Acexy(c.url, c.token);
     const [engine] = await waitFor('a healthy engine', async () => {
       const list = await acexy.engines();
-      return list.some((e) => e.health_status === 'healthy') ? list : undefined;
+      const healthy = list.filter((e) => e.health_status === 'healthy');
+      return healthy.length > 0 ? healthy : undefined;
     });
     const health = await acexy.health();
     expect(health).toMatchObject({ status: 'healthy', provisioning: { can_provision: true } });
@@ -196,9 +197,10 @@ describe('acexy against enginepool', () => {
       .controller(pool('img-acexy-ro', '22110-22119'), ['img-acexy-ro'], { ENGINEPOOL_API_TOKEN: '' })
       .start();
     const acexy = new Acexy(c.url);
-    const [engine] = await waitFor('an engine', async () => {
+    const [engine] = await waitFor('a healthy engine', async () => {
       const list = await acexy.engines();
-      return list.length > 0 ? list : undefined;
+      const healthy = list.filter((e) => e.health_status === 'healthy');
+      return healthy.length > 0 ? healthy : undefined;
     });
     const s = await session(engine!, 'ro-1');
     const started = await acexy.emitStarted(
