@@ -100,10 +100,10 @@ stage_context() {
 	fi
 	cp "$ROOT/package.json" "$context/package.json"
 	rm -rf "$context/dist" "$context/bin"
-	# Why compile into the context, not copy dist/: tsc never deletes outputs of sources that moved
-	# or went away, and the image must not carry them.
-	(cd "$ROOT" && node_modules/.bin/tsc -p tsconfig.build.json --outDir "$context/dist")
-	cp -r "$ROOT/bin" "$context/"
+	# Why the project's own build (it starts from an empty dist/ and copies the status page's
+	# assets): the image must carry exactly what `npm run build` makes, nothing stale.
+	(cd "$ROOT" && npm run --silent build)
+	cp -r "$ROOT/dist" "$ROOT/bin" "$context/"
 	printf '%s\n' .lock-hash package-lock.json >"$context/.dockerignore"
 }
 

@@ -28,6 +28,8 @@ function poolYaml(options: PoolYamlOptions = {}): string {
 class Rig {
   readonly controller: Controller;
   readonly wakes: string[] = [];
+  /** At each publication of the read model: the runtime calls made so far and the engines shown. */
+  readonly publications: { calls: number; engines: string[] }[] = [];
   private state: SpecState;
 
   constructor(
@@ -48,6 +50,11 @@ class Rig {
       self: () => ({ inContainer: false, networks: {}, dockerHost: '127.0.0.1' }),
       wake: (reason) => this.wakes.push(reason),
       httpGet: this.gluetun.httpGet,
+      onPublish: () =>
+        this.publications.push({
+          calls: runtime.calls.length,
+          engines: this.controller.view.engines('ace')?.map((e) => e.name) ?? [],
+        }),
     });
     rigs.push(this);
   }
@@ -203,6 +210,20 @@ describe('Controller: whole ticks on an in-memory runtime', () => {
     await rig.converge();
     // An engine that was ready once and then died is not a provisioning failure.
     expect(rig.status()?.circuitBreaker).toEqual({ state: 'closed', failures: 0 });
+  });
+
+  it('publishes what a pass saw before it acts, so the status page shows a dead engine at once', async () => {
+    const rig = setup(poolYaml());
+    await rig.converge();
+    rig.runtime.kill('ace-1');
+    const calls = rig.runtime.calls.length;
+    rig.publications.length = 0;
+    await rig.tick();
+    expect(rig.publications.map((p) => ({ ...p, calls: p.calls - calls }))).toEqual([
+      { calls: 0, engines: ['ace-2'] },
+      { calls: rig.runtime.calls.length - calls, engines: ['ace-2'] },
+    ]);
+    expect(rig.runtime.calls.slice(calls)).toContain('remove ace-1');
   });
 
   it('sets aside a host port a process outside Docker holds, and starts the engine on the next one', async () => {

@@ -56,6 +56,8 @@ export interface ControllerOptions {
   readonly concurrency?: number;
   /** Asks the loop for another pass soon (events, probe transitions, machine changes). */
   readonly wake: (reason: string) => void;
+  /** Called after every publication of the read model (the status page pushes it to its viewers). */
+  readonly onPublish?: () => void;
   /** The HTTP client of the engine and Gluetun probes; the real one unless a test injects another. */
   readonly httpGet?: typeof httpGet;
 }
@@ -116,6 +118,9 @@ export class Controller {
       ...(options.engineHost !== undefined ? { engineHost: options.engineHost } : {}),
       probes: () => this.prober.view(),
       waitingProvisions: (pool) => this.provisions.count(pool),
+      actions: (pool) => this.outcomes.actions(pool),
+      transitions: (pool) => this.machines.transitions(pool),
+      ...(options.onPublish ? { onPublish: options.onPublish } : {}),
     });
   }
 
@@ -222,6 +227,17 @@ export class Controller {
     const observed = performance.now();
     const plan = planTick({ spec, world, view, now });
     this.logBlocked(plan);
+    const publish = () =>
+      this.view.publish({
+        spec,
+        world,
+        plan,
+        observedGenerations: this.observedGenerations,
+        problem: (pool) => this.outcomes.problem(pool),
+        now,
+      });
+    // Why: acting can take seconds (slow start, a busy Docker); what this pass saw is shown at once.
+    publish();
     const planned = performance.now();
     const poolsByName = new Map(spec.pools.map((p) => [p.name, p]));
     const outcomes = await this.executor.execute(
@@ -261,14 +277,7 @@ export class Controller {
       );
       this.observedGenerations.set(pool.name, specState.generations.get(pool.name) ?? 1);
     }
-    this.view.publish({
-      spec,
-      world,
-      plan,
-      observedGenerations: this.observedGenerations,
-      problem: (pool) => this.outcomes.problem(pool),
-      now: now,
-    });
+    publish();
     // Why: a failed action is retried soon by a fresh plan, but never in a hot loop.
     const retryAt = outcomes.some((o) => !o.ok && !o.skipped) ? now + RETRY_AFTER_FAILURE_MS : undefined;
     // Why: a provision request this pass could neither answer nor refuse (the room went to other

@@ -111,11 +111,14 @@ describe('streams drive the pool size', () => {
       expect(reply.body).toEqual({ ended: true });
     }
     // Why: a status is as of its pass, before that pass acts. One that counts the ended streams (one
-    // engine used), still three engines, and nothing planned is a pass that saw the pool free and waited.
+    // engine used), still three engines, and says it scales down is a pass that saw the pool free and
+    // waited for the delay instead of removing at once.
     await waitFor('a pass that sees the streams ended and waits for the delay', async () => {
       const status = await c.pool(pool);
       const progressing = status.conditions.find((x: any) => x.type === 'Progressing');
-      return status.replicas.used === 1 && status.replicas.total === 3 && progressing.status === 'False';
+      return (
+        status.replicas.used === 1 && status.replicas.total === 3 && progressing.reason === 'ScalingDown'
+      );
     });
     await waitFor('the pool to shrink to 2', async () => (await runningNames(pool)).length === 2, {
       timeoutMs: 20_000,
