@@ -119,6 +119,9 @@ describe('the enginepool image', () => {
       expect(engine.host).not.toBe('127.0.0.1');
       expect(engine.host.split('.').slice(0, 2)).toEqual(bridge.IPAddress.split('.').slice(0, 2));
     }
+    // The status page and its assets come from the image's dist/, which the build must have copied.
+    for (const path of ['/', '/ui/status.css', '/ui/status.js'])
+      expect((await http(`${API}${path}`)).status, path).toBe(200);
     await waitFor('the HEALTHCHECK to say healthy', async () => (await health()) === 'healthy', {
       timeoutMs: 60_000,
     });
