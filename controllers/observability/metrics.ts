@@ -175,7 +175,7 @@ export class Metrics {
   });
   private readonly httpDuration = new Histogram({
     name: 'enginepool_http_request_duration_seconds',
-    help: 'HTTP API latency by route pattern and method, from the request to the last byte of the answer.',
+    help: 'HTTP API latency by route pattern and method, until the answer is written (an event stream: until it starts).',
     labelNames: ['route', 'method'],
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
