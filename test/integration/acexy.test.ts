@@ -114,6 +114,32 @@ class Acexy {
   }
 }
 
+/** The first engine acexy would pick: a healthy one, once there is one. */
+async function healthyEngine(acexy: Acexy) {
+  return await waitFor('a healthy engine', async () =>
+    (await acexy.engines()).find((e) => e.health_status === 'healthy'),
+  );
+}
+
+/** What acexy does for a client: ask the engine for a session, then report it (EmitStarted). */
+async function startOn(
+  acexy: Acexy,
+  engine: { host: string; port: number },
+  key: string,
+  playbackId: string,
+) {
+  const s = await session(engine, key);
+  const answer = await acexy.emitStarted(
+    engine.host,
+    engine.port,
+    key,
+    playbackId,
+    s.stat_url,
+    s.command_url,
+  );
+  return { session: s, ...answer };
+}
+
 /** A stream session the way an engine hands it to acexy (the stand-in's own URLs). */
 async function session(engine: { host: string; port: number }, key: string) {
   const playback = await http(`http://${engine.host}:${engine.port}/ace/getstream?id=${key}&format=json`);
@@ -127,28 +153,16 @@ describe('acexy against enginepool', () => {
   it('with a shared token: streams counted, an empty session id taken, the fallback engine ignored, a repeated end updated', async () => {
     const c = await scope.controller(pool('img-acexy', '22100-22109'), ['img-acexy']).start();
     const acexy = new Acexy(c.url, c.token);
-    const [engine] = await waitFor('a healthy engine', async () => {
-      const list = await acexy.engines();
-      const healthy = list.filter((e) => e.health_status === 'healthy');
-      return healthy.length > 0 ? healthy : undefined;
-    });
+    const engine = await healthyEngine(acexy);
     const health = await acexy.health();
     expect(health).toMatchObject({ status: 'healthy', provisioning: { can_provision: true } });
     expect(health.capacity.used).toBeLessThanOrEqual(health.capacity.total);
 
     // A playback id acexy could not read from the stat URL is sent as "".
-    const s = await session(engine!, 'acexy-1');
-    const started = await acexy.emitStarted(
-      engine!.host,
-      engine!.port,
-      'acexy-1',
-      '',
-      s.stat_url,
-      s.command_url,
-    );
+    const { session: s, ...started } = await startOn(acexy, engine, 'acexy-1', '');
     expect(started.status).toBe(200);
     expect(started.streamId).toBe('acexy-1|');
-    expect((await acexy.streams(engine!.container_id)).map((x) => x.id)).toEqual(['acexy-1|']);
+    expect((await acexy.streams(engine.container_id)).map((x) => x.id)).toEqual(['acexy-1|']);
     await waitFor(
       'minFree to add an engine for the used one',
       async () => (await acexy.engines()).length === 2,
@@ -174,7 +188,7 @@ describe('acexy against enginepool', () => {
     expect([ended.status, JSON.parse(ended.text).updated]).toEqual([200, true]);
     const repeated = await acexy.emitEnded(started.streamId, 'client_disconnected');
     expect(JSON.parse(repeated.text)).toEqual(JSON.parse(ended.text));
-    expect(await acexy.streams(engine!.container_id)).toEqual([]);
+    expect(await acexy.streams(engine.container_id)).toEqual([]);
 
     // A provision at max: the 503 read through `detail`, as parseProvisionError does.
     let refusal: Awaited<ReturnType<Acexy['provision']>> | undefined;
@@ -197,23 +211,11 @@ describe('acexy against enginepool', () => {
       .controller(pool('img-acexy-ro', '22110-22119'), ['img-acexy-ro'], { ENGINEPOOL_API_TOKEN: '' })
       .start();
     const acexy = new Acexy(c.url);
-    const [engine] = await waitFor('a healthy engine', async () => {
-      const list = await acexy.engines();
-      const healthy = list.filter((e) => e.health_status === 'healthy');
-      return healthy.length > 0 ? healthy : undefined;
-    });
-    const s = await session(engine!, 'ro-1');
-    const started = await acexy.emitStarted(
-      engine!.host,
-      engine!.port,
-      'ro-1',
-      'p1',
-      s.stat_url,
-      s.command_url,
-    );
+    const engine = await healthyEngine(acexy);
+    const started = await startOn(acexy, engine, 'ro-1', 'p1');
     expect(started.status).toBe(403);
     expect(JSON.parse(started.text).detail).toMatch(/ENGINEPOOL_API_TOKEN/);
-    expect(await acexy.streams(engine!.container_id)).toEqual([]);
+    expect(await acexy.streams(engine.container_id)).toEqual([]);
 
     const ready = await waitFor('/readyz', async () => {
       const answer = await c.api('/readyz');
