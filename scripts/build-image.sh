@@ -99,12 +99,28 @@ stage_context() {
 		echo "$lock_hash" >"$context/.lock-hash"
 	fi
 	cp "$ROOT/package.json" "$context/package.json"
-	rm -rf "$context/dist" "$context/bin"
-	# Why the project's own build (it starts from an empty dist/ and copies the status page's
-	# assets): the image must carry exactly what `npm run build` makes, nothing stale.
-	(cd "$ROOT" && npm run --silent build)
-	cp -r "$ROOT/dist" "$ROOT/bin" "$context/"
-	printf '%s\n' .lock-hash package-lock.json >"$context/.dockerignore"
+	rm -rf "$context/bin"
+	# Why the project's own build, run in a copy of the sources: the image must carry exactly what
+	# `npm run build` makes (from an empty dist/, with the status page's assets), and rebuilding the
+	# checkout's dist/ would pull it from under a controller or test running from it meanwhile.
+	# Skipped while the sources are unchanged since the last image build.
+	local build="$context/.build" sources source_hash
+	sources="package.json tsconfig.json tsconfig.build.json $(cd "$ROOT" && node -p "require('./tsconfig.build.json').include.join(' ')")"
+	# shellcheck disable=SC2086 # $sources is a list of names without spaces
+	source_hash=$(cd "$ROOT" && find $sources -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+	if [ ! -d "$context/dist" ] || [ "$(cat "$context/.source-hash" 2>/dev/null)" != "$source_hash" ]; then
+		rm -rf "$build" "$context/dist"
+		mkdir -p "$build"
+		# shellcheck disable=SC2086
+		(cd "$ROOT" && cp -r $sources "$build/")
+		ln -s "$ROOT/node_modules" "$build/node_modules"
+		(cd "$build" && npm run --silent build)
+		mv "$build/dist" "$context/dist"
+		rm -rf "$build"
+		echo "$source_hash" >"$context/.source-hash"
+	fi
+	cp -r "$ROOT/bin" "$context/"
+	printf '%s\n' .lock-hash .source-hash .build package-lock.json >"$context/.dockerignore"
 }
 
 main() {
