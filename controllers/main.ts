@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { type Clock, systemClock } from '../state/clock.js';
-import { vpnContainers } from '../state/spec.js';
-import { parseCheckSeconds, parseListen, resyncSeconds } from './config/environment.js';
+import { vpnContainers } from '../state/spec/index.js';
+import { type ApiTokens, readApiTokens } from './config/apiToken.js';
+import { parseCheckSeconds, parseListen, parseResyncSeconds } from './config/environment.js';
 import { SpecSource } from './config/specSource.js';
 import { packageVersion } from './config/version.js';
 import { compatRoutes } from './http/compat/compat.js';
@@ -55,9 +56,13 @@ export async function runController(options: RunOptions): Promise<number> {
   const stopSignal = options.stopSignal ?? signalled();
   let listen: { host: string; port: number };
   let checkSeconds: number;
+  let resyncSeconds: number;
+  let tokens: ApiTokens;
   try {
+    tokens = readApiTokens(env);
     listen = parseListen(options.listen);
     checkSeconds = parseCheckSeconds(env.ENGINEPOOL_STREAM_CHECK_SECONDS);
+    resyncSeconds = parseResyncSeconds(env.ENGINEPOOL_RESYNC_SECONDS);
   } catch (error) {
     logger.error((error as Error).message);
     return 2;
@@ -75,7 +80,7 @@ export async function runController(options: RunOptions): Promise<number> {
     onSnapshot: (snapshot) => metrics.swarmNodes(...enginesPerNode(snapshot)),
   });
   const stateDir = options.stateDir ?? defaultStateDirFor(options.config, env);
-  const registry = new StreamRegistry({ stateDir, clock, logger });
+  const registry = new StreamRegistry({ stateDir, clock, logger, onWrite: metrics.stateWrite });
   try {
     registry.open();
   } catch (error) {
@@ -150,7 +155,7 @@ export async function runController(options: RunOptions): Promise<number> {
         watcher.sync();
       }
     },
-    resyncMs: resyncSeconds(env) * 1000,
+    resyncMs: resyncSeconds * 1000,
     onResync: () => {
       controller.invalidate();
       if (!selfKnown) void refreshSelf();
@@ -165,8 +170,9 @@ export async function runController(options: RunOptions): Promise<number> {
     onStarted: (id) => controller.invalidate(id),
     onGap: () => controller.invalidate(),
   });
-  const token = env.ENGINEPOOL_API_TOKEN || undefined;
-  const warnings = token ? [] : [NO_TOKEN_WARNING];
+  const { token, readToken } = tokens;
+  // Setup problems that do not stop the controller: logged at start and listed by /readyz.
+  const warnings = [...tokens.warnings, ...(token ? [] : [NO_TOKEN_WARNING])];
   const deps = { controller, view: controller.view, registry, metrics, logger, clock, wake, warnings };
   const server = createHttpServer({
     routes: [
@@ -175,6 +181,7 @@ export async function runController(options: RunOptions): Promise<number> {
       ...statusRoutes({ view: controller.view, specState: () => specSource.current(), clock, hub }),
     ],
     ...(token ? { token } : {}),
+    ...(readToken ? { readToken } : {}),
     logger,
     observe: metrics.httpRequest,
   });

@@ -17,7 +17,10 @@ const COMMANDS: readonly Command[] = [run, validate, plan, status, doctor, schem
 /** Every environment variable the code reads, for the overview. */
 const ENVIRONMENT = `Environment:
   DOCKER_HOST                       the Docker (or Podman) API: unix:///path, tcp://host:port (default the local socket)
-  ENGINEPOOL_API_TOKEN              the API token; without it mutating routes answer 403
+  ENGINEPOOL_API_TOKEN              the API token; without it mutating routes and sensitive reads answer 403
+  ENGINEPOOL_API_TOKEN_FILE         a file holding it (Docker secrets); trimmed
+  ENGINEPOOL_API_READ_TOKEN         a token for the sensitive reads only (/engines, /streams, /vpn/status)
+  ENGINEPOOL_API_READ_TOKEN_FILE    a file holding it
   ENGINEPOOL_ENGINE_HOST            a host where engines' published ports answer (when the controller runs in a container)
   ENGINEPOOL_REVISION               the source revision enginepool_build_info reports (the image sets it)
   ENGINEPOOL_RESYNC_SECONDS         the longest time between two passes (default 10)

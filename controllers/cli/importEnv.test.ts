@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSpec } from '../../state/spec.js';
+import { parseSpec } from '../../state/spec/index.js';
 import { parseDotenv, poolsFromEnv } from './importEnv.js';
 
 // `enginepool import-env` on acestream-orchestrator's own settings: the values of its .env.example

@@ -155,6 +155,16 @@ export class Metrics {
     help: 'When the desired-state file was last loaded successfully, in Unix seconds.',
     registers: [this.registry],
   });
+  private readonly stateWriteFailures = new Counter({
+    name: 'enginepool_state_write_failures_total',
+    help: 'Writes of the stream state that failed (the change was refused)',
+    registers: [this.registry],
+  });
+  private readonly stateWriteOk = new Gauge({
+    name: 'enginepool_state_last_write_successful',
+    help: '1 when the last write of the stream state succeeded, 0 when it failed',
+    registers: [this.registry],
+  });
   private readonly dockerUp = new Gauge({
     name: 'enginepool_docker_up',
     help: 'Whether the last observation of Docker succeeded (1) or not (0).',
@@ -210,6 +220,8 @@ export class Metrics {
       for (const name of LINT_FAILING_DEFAULTS) this.registry.removeSingleMetric(name);
     }
     for (const result of ['success', 'failure']) this.configReloads.inc({ result }, 0);
+    this.stateWriteFailures.inc(0);
+    this.stateWriteOk.set(1);
   }
 
   /** Starts every counter series of a pool at 0, once. */
@@ -279,6 +291,12 @@ export class Metrics {
     this.configSuccessful.set(ok ? 1 : 0);
     if (ok) this.configSuccessTime.set(at / 1000);
   }
+
+  /** One write of the stream state (wired as the registry's write observer). */
+  readonly stateWrite = (ok: boolean): void => {
+    if (!ok) this.stateWriteFailures.inc();
+    this.stateWriteOk.set(ok ? 1 : 0);
+  };
 
   /** Sets the gauges of a pool after a tick. */
   pool(pool: string, gauges: PoolGauges): void {

@@ -8,9 +8,9 @@ import { ControllerProcess, docker, http, poolYaml, removeContainers, waitFor } 
 const pool = 'api-compat';
 let c: ControllerProcess;
 
-const engines = async (): Promise<any[]> => (await c.api('/engines')).body;
+const engines = async (): Promise<any[]> => (await c.api('/engines', { token: c.token })).body;
 const openStreams = async (): Promise<string[]> =>
-  (await c.api('/streams')).body.map((s: { id: string }) => s.id);
+  (await c.api('/streams', { token: c.token })).body.map((s: { id: string }) => s.id);
 
 beforeAll(async () => {
   c = await new ControllerProcess(
@@ -56,7 +56,9 @@ describe('a proxy built against acestream-orchestrator', () => {
       forwarded: false,
       vpn_container: null,
     });
-    const perEngine = await c.api(`/streams?container_id=${engine.container_id}&status=started`);
+    const perEngine = await c.api(`/streams?container_id=${engine.container_id}&status=started`, {
+      token: c.token,
+    });
     expect(perEngine.body.map((s: { id: string }) => s.id)).toEqual(['replay-1']);
 
     const status = (await c.api('/orchestrator/status')).body;

@@ -47,6 +47,17 @@ describe('the Grafana dashboard', () => {
     expect(dashboard.templating.list.map((v) => v.name)).toEqual(['datasource', 'pool']);
   });
 
+  it('publishes every port of every compose file on the loopback only', () => {
+    for (const file of ['standalone', 'gluetun', 'two-vpns', 'acexy', 'monitoring']) {
+      const compose = parse(read(`deploy/compose/${file}.yaml`)) as {
+        services: Record<string, { ports?: string[] }>;
+      };
+      for (const service of Object.values(compose.services)) {
+        for (const port of service.ports ?? []) expect(port, file).toMatch(/^127\.0\.0\.1:/);
+      }
+    }
+  });
+
   it('queries only metrics the controller exports', async () => {
     const exported = await exportedNames();
     const used = new Set<string>();
@@ -138,7 +149,7 @@ describe('the compose files', () => {
         ) ?? [undefined, undefined];
         expect(service, `${pool.metadata.name}: container ${vpn.container}`).toBeDefined();
         const range = pool.spec.ports.hostRange;
-        expect(service!.ports).toEqual([`${range}:${range}`]);
+        expect(service!.ports).toEqual([`127.0.0.1:${range}:${range}`]);
         expect(vpn.controlUrl).toBe(`http://${vpn.container}:8000`);
         expect(controller.depends_on).toMatchObject({ [name!]: { condition: 'service_healthy' } });
         // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's own variable syntax.

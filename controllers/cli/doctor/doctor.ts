@@ -1,6 +1,6 @@
 import { systemClock } from '../../../state/clock.js';
 import type { ObservedWorld } from '../../../state/observed.js';
-import { formatIssues, usesSwarm } from '../../../state/spec.js';
+import { formatIssues, usesSwarm } from '../../../state/spec/index.js';
 import { readSpecFile } from '../../config/specSource.js';
 import { Observer } from '../../loop/observer.js';
 import { detectSelf } from '../../runtime/addressing.js';

@@ -1,6 +1,6 @@
 import { allowedPorts, foreignHolders, ownEngineNames } from '../../../reconcilers/ports.js';
 import type { ObservedWorld } from '../../../state/observed.js';
-import type { DesiredSpec, PoolSpec } from '../../../state/spec.js';
+import type { DesiredSpec, PoolSpec } from '../../../state/spec/index.js';
 import { plural } from '../../../state/words.js';
 
 // The findings of `enginepool doctor` as pure functions of the facts gathered (the file, Docker's

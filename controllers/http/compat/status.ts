@@ -68,6 +68,7 @@ export function statusRoutes(deps: CompatDeps, scope: CompatScope): Route[] {
     {
       method: 'GET',
       path: '/vpn/status',
+      sensitive: true,
       handle: ({ query }) => {
         const named = query.get('pool');
         if (named !== null) poolEngines(view, named);

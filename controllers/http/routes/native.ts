@@ -86,7 +86,9 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       path: '/readyz',
       handle: () => {
         const { ready, reason } = view.readiness();
+        const stateError = deps.registry.writeError();
         const warnings = deps.warnings?.length ? { warnings: deps.warnings } : {};
+        if (stateError) return errorReply(503, 'not_ready', stateError, warnings);
         return ready
           ? { status: 200, body: { status: 'ready', ...warnings } }
           : errorReply(503, 'not_ready', reason, warnings);
