@@ -17,7 +17,8 @@ class Acexy {
     private readonly key = '',
   ) {}
 
-  private async call(method: string, path: string, body?: string) {
+  /** One request as acexy's client makes it. */
+  async call(method: string, path: string, body?: string) {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (this.key !== '') headers.Authorization = `Bearer ${this.key}`;
@@ -206,16 +207,25 @@ describe('acexy against enginepool', () => {
     expect(JSON.parse(wrong.text).detail).toMatch(/Bearer/);
   });
 
-  it('without a token anywhere: every stream event refused with a `detail`, and the controller says so loudly', async () => {
+  it('without a token anywhere: its reads and stream events refused with a `detail`, and the controller says so loudly', async () => {
     const c = await scope
       .controller(pool('img-acexy-ro', '22110-22119'), ['img-acexy-ro'], { ENGINEPOOL_API_TOKEN: '' })
       .start();
     const acexy = new Acexy(c.url);
-    const engine = await healthyEngine(acexy);
+    // /engines and /streams show stream keys and session URLs: without a token they are closed too
+    // (acexy then falls back to its fallback engine), and every refusal carries the peer's `detail`.
+    for (const path of ['/engines', '/streams?container_id=x&status=started']) {
+      const read = await acexy.call('GET', path);
+      expect(read.status, path).toBe(403);
+      expect(JSON.parse(read.text).detail, path).toMatch(/ENGINEPOOL_API_TOKEN/);
+    }
+    // The engine, found through the open native API, as acexy would have been told of it.
+    const engine = await waitFor('a healthy engine', async () =>
+      (await c.engines('img-acexy-ro')).find((e) => e.state === 'ready'),
+    );
     const started = await startOn(acexy, engine, 'ro-1', 'p1');
     expect(started.status).toBe(403);
     expect(JSON.parse(started.text).detail).toMatch(/ENGINEPOOL_API_TOKEN/);
-    expect(await acexy.streams(engine.container_id)).toEqual([]);
 
     const ready = await waitFor('/readyz', async () => {
       const answer = await c.api('/readyz');
@@ -227,5 +237,6 @@ describe('acexy against enginepool', () => {
     expect(metrics).toContain(
       'enginepool_http_requests_total{route="/events/stream_started",method="POST",code="403"} 1',
     );
+    expect((await c.engines('img-acexy-ro')).find((e) => e.name === engine.name)?.streams).toBe(0);
   });
 });
