@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `npm test`: lint and types, unit tests, then integration tests against a real Docker engine.
 # On a fresh Debian machine it installs and starts dockerd (as root) and stops it at the end if it
-# started it, installs promtool (Debian's prometheus package, its server not started) and Debian's
-# chromium (for the status page's browser test). Extra arguments go to vitest (e.g.
-# `npm test -- --project unit`).
+# started it, installs promtool (Debian's prometheus package, its server not started), Debian's
+# docker-compose (the compose files are checked with it) and Debian's chromium (for the status page's
+# browser test). Extra arguments go to vitest (e.g. `npm test -- --project unit`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-docker.sh
 trap 'bash scripts/ensure-docker.sh --stop' EXIT
 bash scripts/ensure-promtool.sh
+bash scripts/ensure-compose.sh
 bash scripts/ensure-chromium.sh >/dev/null
 
 npx biome check .

@@ -8,6 +8,7 @@ import type { Runtime } from '../../runtime/runtime.js';
 import type { SwarmRuntime } from '../../runtime/swarm/swarmRuntime.js';
 import { defaultStateDirFor } from '../../streams/registry.js';
 import {
+  apiTokenFinding,
   type Finding,
   fail,
   fileFindings,
@@ -110,6 +111,7 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
     }
   }
   findings.push(stateDirFinding(options.stateDir ?? defaultStateDirFor(options.config, env)));
+  findings.push(apiTokenFinding(env));
 
   return findings;
 }
