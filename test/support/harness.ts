@@ -27,6 +27,15 @@ function dockerOptions(host: string | undefined): Docker.DockerOptions {
   return { host: url.hostname, port: Number(url.port) };
 }
 
+let podman: Promise<boolean> | undefined;
+/** True when DOCKER_HOST points at Podman's Docker-compatible API (its version names `Podman Engine`). */
+export function onPodman(): Promise<boolean> {
+  podman ??= docker
+    .version()
+    .then((v) => (v.Components ?? []).some((c: { Name?: string }) => /podman/i.test(c.Name ?? '')));
+  return podman;
+}
+
 /** Waits until `check` returns a truthy value; fails with `what` and the last value after `timeoutMs`. */
 export async function waitFor<T>(
   what: string,
@@ -82,6 +91,21 @@ export async function removeContainers(options: { pool?: string; names?: string[
         .getContainer(id)
         .remove({ force: true })
         .catch(() => {}),
+    ),
+  );
+}
+
+/** Podman only: force-removes a container and the containers that depend on it (`podman rm -f --depend`). */
+export async function removeWithDependents(name: string): Promise<void> {
+  await new Promise<void>((resolveRemoval, reject) =>
+    docker.modem.dial(
+      {
+        path: `/v4.0.0/libpod/containers/${encodeURIComponent(name)}?force=true&depend=true`,
+        method: 'DELETE',
+        statusCodes: { 200: true, 204: true, 404: 'no such container', 500: 'server error' },
+        options: {},
+      },
+      (error) => (error ? reject(error) : resolveRemoval()),
     ),
   );
 }

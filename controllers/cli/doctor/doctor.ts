@@ -12,6 +12,7 @@ import { detectSelf } from '../../runtime/addressing.js';
 import { connectionOptions } from '../../runtime/docker/dockerRuntime.js';
 import { type Runtime, RuntimeError, type RuntimeVersion } from '../../runtime/runtime.js';
 import { defaultStateDirFor, stateDirHolder } from '../../streams/registry.js';
+import { podmanFacts, podmanFindings, ROOTFUL_SOCKET, rootlessSocket } from './podman.js';
 
 // `enginepool doctor`: the troubleshooting guide users needed, as a command. It checks the file, Docker
 // (reachability, permissions, API version), each image, network and VPN (container, published ports,
@@ -79,8 +80,13 @@ export async function runDoctor(options: DoctorOptions): Promise<number> {
       ),
     );
 
-  const dockerFinding = await dockerReachability(docker, env.DOCKER_HOST);
+  const dockerFinding = await dockerReachability(docker, env.DOCKER_HOST, env.XDG_RUNTIME_DIR);
   findings.push(...dockerFinding.findings);
+  if (dockerFinding.version?.engine && /podman/i.test(dockerFinding.version.engine)) {
+    const lowest = new Map((spec?.pools ?? []).map((p) => [p.name, p.hostRange.start]));
+    const socket = connectionOptions(env.DOCKER_HOST).socketPath;
+    findings.push(...podmanFindings(dockerFinding.version, podmanFacts(socket), lowest));
+  }
   let world: ObservedWorld | undefined;
   let inContainer = false;
   if (dockerFinding.version && spec) {
@@ -193,6 +199,7 @@ const DOCKER_FIX =
 async function dockerReachability(
   docker: Runtime,
   dockerHost: string | undefined,
+  runtimeDir: string | undefined,
 ): Promise<{ findings: Finding[]; version?: RuntimeVersion }> {
   const where = dockerHost ?? 'unix:///var/run/docker.sock';
   let version: RuntimeVersion;
@@ -204,7 +211,13 @@ async function dockerReachability(
       return { findings: [fail('docker', error.message, socketPermissionFix(socket))] };
     if (socket && !existsSync(socket)) {
       return {
-        findings: [fail('docker', `no Docker socket at ${socket}: Docker is not running here`, DOCKER_FIX)],
+        findings: [
+          fail(
+            'docker',
+            `no Docker socket at ${socket}: Docker is not running here`,
+            podmanSocketFix(dockerHost, runtimeDir),
+          ),
+        ],
       };
     }
     return { findings: [fail('docker', `${where}: ${(error as Error).message}`, DOCKER_FIX)] };
@@ -220,19 +233,22 @@ async function dockerReachability(
       ),
     );
   } else if (/podman/i.test(engine)) {
-    findings.push(
-      warn(
-        'docker api',
-        `API ${version.apiVersion} (Podman's Docker-compatible API)`,
-        'Podman runs HEALTHCHECKs only under systemd: without it the VPN container stays "starting"; remove engines before their VPN container',
-      ),
-    );
+    findings.push(ok('docker api', `API ${version.apiVersion} (Podman's Docker-compatible API)`));
   } else {
     findings.push(
       ok('docker api', `API ${version.apiVersion} (enginepool needs ${MIN_DOCKER_API} or later)`),
     );
   }
   return { findings, version };
+}
+
+/** The fix for a missing socket: Docker's, or Podman's socket when one is there and DOCKER_HOST is unset. */
+function podmanSocketFix(dockerHost: string | undefined, runtimeDir: string | undefined): string {
+  const podman = [ROOTFUL_SOCKET, ...(runtimeDir ? [rootlessSocket(runtimeDir)] : [])].find((s) =>
+    existsSync(s),
+  );
+  if (dockerHost || !podman) return DOCKER_FIX;
+  return `Podman's socket is at ${podman}: point enginepool at it with DOCKER_HOST=unix://${podman}`;
 }
 
 /** Compares dotted version numbers such as API versions: negative, 0 or positive. */
