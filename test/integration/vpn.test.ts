@@ -311,10 +311,14 @@ describe('the VPN container restarted or recreated', () => {
     await waitFor('the restarts in the log', () => /restarted at .*the engine lost its network/.test(c.logs));
 
     // Why: Podman keeps engines in the VPN's namespace as its dependents and refuses to remove it
-    // before them (Docker does not); there they go with it, as with `podman rm --depend`.
+    // before them (Docker does not); there they go with it, as with `podman rm --depend`, once the
+    // controller has stopped adding engines (it does while the VPN is not healthy).
     const podman = await onPodman();
-    if (podman) await removeWithDependents(vpn);
-    else await container.remove({ force: true });
+    if (podman) {
+      await fakectl(vpn, 'down');
+      await waitFor('the VPN out of healthy', async () => (await c.pool(pool)).vpn.phase !== 'healthy');
+      await removeWithDependents(vpn);
+    } else await container.remove({ force: true });
     container = await gluetun(vpn, 24300, 4, 24350, 42001);
     await waitFor(
       'every engine to answer after the VPN was recreated',

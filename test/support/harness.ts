@@ -95,19 +95,35 @@ export async function removeContainers(options: { pool?: string; names?: string[
   );
 }
 
-/** Podman only: force-removes a container and the containers that depend on it (`podman rm -f --depend`). */
+/**
+ * Podman only: force-removes a container and the containers that depend on it (`podman rm -f
+ * --depend`), again until it is gone. Why again: a controller may put a new engine into its namespace
+ * meanwhile, and Podman then reports that container's removal as failed inside a 200.
+ */
 export async function removeWithDependents(name: string): Promise<void> {
-  await new Promise<void>((resolveRemoval, reject) =>
-    docker.modem.dial(
-      {
-        path: `/v4.0.0/libpod/containers/${encodeURIComponent(name)}?force=true&depend=true`,
-        method: 'DELETE',
-        statusCodes: { 200: true, 204: true, 404: 'no such container', 500: 'server error' },
-        options: {},
-      },
-      (error) => (error ? reject(error) : resolveRemoval()),
-    ),
-  );
+  const remove = () =>
+    new Promise<void>((resolveRemoval, reject) =>
+      docker.modem.dial(
+        {
+          // Why: docker-modem drops the path's last character before adding `options`, as dockerode's `?`.
+          path: `/v4.0.0/libpod/containers/${encodeURIComponent(name)}?`,
+          method: 'DELETE',
+          statusCodes: { 200: true, 204: true, 404: 'no such container', 500: 'server error' },
+          options: { force: true, depend: true },
+        },
+        (error) => (error ? reject(error) : resolveRemoval()),
+      ),
+    );
+  await waitFor(`${name} removed with its dependents`, async () => {
+    await remove().catch(() => {});
+    return await docker
+      .getContainer(name)
+      .inspect()
+      .then(
+        () => false,
+        () => true,
+      );
+  });
 }
 
 /** GETs a URL and answers the status and parsed JSON (or text). */

@@ -28,6 +28,11 @@ describe("Podman's errors", () => {
       'nameConflict',
     ],
     [
+      'a name still held by a container being removed',
+      http(500, 'container create: name "pod-1" is in use: container already exists'),
+      'nameConflict',
+    ],
+    [
       'a VPN container with engines in its namespace',
       http(
         500,

@@ -15,7 +15,7 @@ export function isPodman(components: readonly { readonly Name?: string }[] | und
  * (a taken name, a running container removed without force, a container others depend on).
  */
 export function podmanConflictKind(message: string): RuntimeErrorKind | undefined {
-  if (/that name is already in use/i.test(message)) return 'nameConflict';
+  if (/that name is already in use|name "[^"]*" is in use/i.test(message)) return 'nameConflict';
   // Why: Podman tracks `container:` network mode as a dependency; the VPN container cannot go before
   // the engines in its namespace (podman#23898). Docker allows it; this is a conflict, not a broken daemon.
   if (/has dependent containers which must be removed before it|container state improper/i.test(message))
