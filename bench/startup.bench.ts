@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { httpProbe } from '../controllers/loop/engineProber.js';
+import { httpProbe } from '../controllers/http/client.js';
 import { createDockerRuntime } from '../controllers/runtime/docker/dockerRuntime.js';
 import type { RuntimeEvent } from '../controllers/runtime/runtime.js';
 import { derivedPort } from '../state/spec.js';

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { type Clock, systemClock } from '../state/clock.js';
 import { vpnContainers } from '../state/spec.js';
+import { parseCheckSeconds, parseListen, resyncSeconds } from './config/environment.js';
 import { SpecSource } from './config/specSource.js';
 import { compatRoutes } from './http/compat/compat.js';
 import { apiRoutes } from './http/routes/native.js';
@@ -27,30 +28,6 @@ export interface RunOptions {
   readonly clock?: Clock;
   /** Resolves when the controller should stop (defaults to SIGTERM/SIGINT). */
   readonly stopSignal?: Promise<string>;
-}
-
-/** Parses ENGINEPOOL_STREAM_CHECK_SECONDS: how often open streams are checked against their engines. */
-export function parseCheckSeconds(text: string | undefined): number {
-  if (text === undefined || text.trim() === '') return 10;
-  const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600)
-    throw new Error(`ENGINEPOOL_STREAM_CHECK_SECONDS expects seconds between 0.1 and 3600, got "${text}"`);
-  return seconds;
-}
-
-/** Parses `HOST:PORT` (or `:PORT`, or `PORT`). */
-export function parseListen(text: string): { host: string; port: number } {
-  const match = /^(?:(.*):)?(\d{1,5})$/.exec(text.trim());
-  const port = Number(match?.[2]);
-  if (!match || port > 65535) throw new Error(`--listen expects HOST:PORT, got "${text}"`);
-  const host = (match[1] ?? '').replace(/^\[(.*)\]$/, '$1');
-  return { host: host || '0.0.0.0', port };
-}
-
-/** ENGINEPOOL_RESYNC_SECONDS: the longest time between two passes (default 10). */
-function resyncSeconds(env: RunOptions['env']): number {
-  const value = Number(env.ENGINEPOOL_RESYNC_SECONDS ?? 10);
-  return Number.isFinite(value) && value >= 0.5 ? value : 10;
 }
 
 function signalled(): Promise<string> {
@@ -130,7 +107,7 @@ export async function runController(options: RunOptions): Promise<number> {
     registry,
     clock,
     logger,
-    endpoint: (containerId) => controller.allEngines().find((e) => e.containerId === containerId),
+    endpoint: (containerId) => controller.view.allEngines().find((e) => e.containerId === containerId),
     wake,
     periodMs: checkSeconds * 1000,
   });
@@ -147,7 +124,7 @@ export async function runController(options: RunOptions): Promise<number> {
     },
     resyncMs: resyncSeconds(env) * 1000,
     onResync: () => {
-      controller.observer.invalidateAll();
+      controller.invalidate();
       if (!selfKnown) void refreshSelf();
     },
   });
@@ -157,11 +134,11 @@ export async function runController(options: RunOptions): Promise<number> {
     logger,
     wake,
     relevant: (event) => concernsPools(event, vpnContainers(specSource.current().spec)),
-    onStarted: (id) => controller.observer.invalidate(id),
-    onGap: () => controller.observer.invalidateAll(),
+    onStarted: (id) => controller.invalidate(id),
+    onGap: () => controller.invalidate(),
   });
   const token = env.ENGINEPOOL_API_TOKEN || undefined;
-  const deps = { controller, registry, metrics, logger, clock, wake };
+  const deps = { controller, view: controller.view, registry, metrics, logger, clock, wake };
   const server = createHttpServer({
     routes: [...apiRoutes(deps), ...compatRoutes(deps)],
     ...(token ? { token } : {}),

@@ -1,4 +1,5 @@
 import { engineName } from '../state/labels.js';
+import { describeBreaker } from '../state/machines/circuitBreaker.js';
 import type { ObservedWorld } from '../state/observed.js';
 import { type DesiredSpec, derivedPort, type PoolSpec } from '../state/spec.js';
 import type { Action, CreateAction, CreateIntent, Intent, RemoveAction, RestartAction } from './actions.js';
@@ -59,11 +60,7 @@ function gateCreates(snapshot: PoolSnapshot, creates: readonly CreateIntent[], p
     return { allowed: [], blocked: { count: creates.length, reason, code: 'CircuitOpen' as const } };
   }
   if (creates.length <= breaker.createsAllowed) return { allowed: creates };
-  const retry = breaker.retryAt === undefined ? '' : ` until ${new Date(breaker.retryAt).toISOString()}`;
-  const reason =
-    breaker.state === 'open'
-      ? `circuit breaker open${retry} after ${breaker.failures} provisioning failures${breaker.lastFailure ? ` (last: ${breaker.lastFailure})` : ''}`
-      : 'circuit breaker half-open: one trial create at a time';
+  const reason = describeBreaker(breaker);
   const allowed = creates.slice(0, breaker.createsAllowed);
   return {
     allowed,

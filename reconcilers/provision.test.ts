@@ -111,7 +111,9 @@ describe('provisionRefusal', () => {
       canRetry: false,
       shouldWait: true,
     });
-    expect(refusal(open)?.message).toContain('open after 5 provisioning failures (last: StartFailed)');
+    expect(refusal(open)?.message).toMatch(
+      /^pool "ace": circuit breaker open until \S+ after 5 provisioning failures \(last: StartFailed\)$/,
+    );
   });
 
   it('refuses with vpn_disconnected while the VPN is not usable', () => {

@@ -1,3 +1,4 @@
+import { describeBreaker } from '../state/machines/circuitBreaker.js';
 import type { PoolPlan } from './plan.js';
 
 // Whether a pool can start one more engine on request (`POST /provision/acestream`), and if not, why,
@@ -45,7 +46,7 @@ export function provisionRefusal(plan: PoolPlan, pending: number, now: number): 
         : pool.template.health.startupTimeoutSeconds * 1000;
     return {
       code: 'circuit_breaker',
-      message: `the circuit breaker of pool "${pool.name}" is ${breaker.state === 'open' ? 'open' : 'half-open with a trial engine starting'} after ${breaker.failures} provisioning failures${breaker.lastFailure ? ` (last: ${breaker.lastFailure})` : ''}`,
+      message: `pool "${pool.name}": ${describeBreaker(breaker)}`,
       recoveryEtaSeconds: Math.max(0, Math.ceil(waitMs / 1000)),
       canRetry: breaker.state !== 'open',
       shouldWait: true,

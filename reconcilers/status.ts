@@ -1,3 +1,4 @@
+import { describeBreaker } from '../state/machines/circuitBreaker.js';
 import { type EngineState, type EngineStatus, engineState } from './engines.js';
 import type { PoolPlan } from './plan.js';
 
@@ -93,8 +94,7 @@ export function poolStatus(input: PoolStatusInput): PoolStatus {
   const starting = count('starting');
   const { minFree, min, max } = pool.replicas;
   const vpn = snapshot.vpn;
-  const retryAt = breaker.retryAt === undefined ? undefined : iso(breaker.retryAt);
-  const breakerMessage = `circuit breaker ${breaker.state === 'open' ? 'open' : 'half-open'} after ${breaker.failures} provisioning failures${breaker.lastFailure ? ` (last: ${breaker.lastFailure})` : ''}${retryAt ? `; next trial at ${retryAt}` : '; one trial create at a time'}`;
+  const breakerMessage = describeBreaker(breaker);
 
   const conditions: Omit<Condition, 'lastTransitionTime'>[] = [];
   if (vpn && !vpn.usable) {
@@ -250,7 +250,7 @@ export function poolStatus(input: PoolStatusInput): PoolStatus {
     circuitBreaker: {
       state: breaker.state,
       failures: breaker.failures,
-      ...(retryAt ? { retryAt } : {}),
+      ...(breaker.retryAt !== undefined ? { retryAt: iso(breaker.retryAt) } : {}),
       ...(breaker.lastFailure ? { lastFailure: breaker.lastFailure } : {}),
     },
   };

@@ -1,5 +1,6 @@
 import type { PoolStatus } from '../../reconcilers/status.js';
-import type { EngineInfo } from '../loop/controller.js';
+import { httpGet } from '../http/client.js';
+import type { EngineInfo } from '../loop/readModel.js';
 
 // `enginepool status`: a running controller's pools, engines and conditions, as tables or JSON.
 
@@ -58,36 +59,41 @@ export function formatStatus(pools: readonly (PoolStatus & { engines: readonly E
   return blocks.join('\n\n');
 }
 
+/** The most of one answer `status` reads (a few thousand engines' JSON). */
+const REPLY_LIMIT = 16 * 1024 * 1024;
+
 /** Fetches and prints a controller's status; 0, or 2 when it cannot be reached. */
 export async function renderStatus(
   url: string,
   output: 'table' | 'json',
   io: { out: (text: string) => void; err: (text: string) => void },
 ): Promise<number> {
-  const get = async <T>(path: string): Promise<T> => {
-    const response = await fetch(new URL(path, url), { signal: AbortSignal.timeout(5_000) });
-    if (!response.ok) throw new Error(`${path} answered ${response.status}`);
-    return (await response.json()) as T;
+  const get = async <T>(path: string): Promise<{ status: number; body: T }> => {
+    const answer = await httpGet(new URL(path, url).href, { timeoutMs: 5_000, maxBytes: REPLY_LIMIT });
+    if (!answer.ok) throw new Error(answer.error);
+    return { status: answer.status, body: JSON.parse(answer.body) as T };
+  };
+  const ok = async <T>(path: string): Promise<T> => {
+    const answer = await get<T>(path);
+    if (answer.status !== 200) throw new Error(`${path} answered ${answer.status}`);
+    return answer.body;
   };
   let pools: (PoolStatus & { engines: EngineInfo[] })[];
   let notReady: string | undefined;
   try {
-    const statuses = await get<PoolStatus[]>('/api/v1/pools');
+    const statuses = await ok<PoolStatus[]>('/api/v1/pools');
     if (statuses.length === 0) {
-      const readyz = await fetch(new URL('/readyz', url), { signal: AbortSignal.timeout(5_000) });
-      if (!readyz.ok) notReady = ((await readyz.json()) as { error?: { message?: string } }).error?.message;
+      const readyz = await get<{ error?: { message?: string } }>('/readyz');
+      if (readyz.status !== 200) notReady = readyz.body.error?.message;
     }
     pools = await Promise.all(
       statuses.map(async (s) => ({
         ...s,
-        engines: await get<EngineInfo[]>(`/api/v1/pools/${encodeURIComponent(s.name)}/engines`),
+        engines: await ok<EngineInfo[]>(`/api/v1/pools/${encodeURIComponent(s.name)}/engines`),
       })),
     );
   } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    io.err(
-      `cannot reach the controller at ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
-    );
+    io.err(`cannot reach the controller at ${url}: ${(error as Error).message}`);
     return 2;
   }
   if (output === 'json') io.out(JSON.stringify(pools, null, 2));

@@ -1,11 +1,10 @@
-import { type Action, type FailureReason, formatAction } from '../../reconcilers/actions.js';
+import type { Action } from '../../reconcilers/actions.js';
 import type { MachineView } from '../../reconcilers/engines.js';
-import { type Plan, type PoolPlan, planTick } from '../../reconcilers/plan.js';
-import { type ProvisionRefusal, provisionRefusal } from '../../reconcilers/provision.js';
-import { engineStates, type PoolStatus, type Problem, poolStatus } from '../../reconcilers/status.js';
+import { type Plan, planTick } from '../../reconcilers/plan.js';
 import type { Clock } from '../../state/clock.js';
+import type { BreakerView } from '../../state/machines/circuitBreaker.js';
 import { isLive, type ObservedWorld } from '../../state/observed.js';
-import type { DesiredSpec, PoolSpec } from '../../state/spec.js';
+import type { DesiredSpec } from '../../state/spec.js';
 import { engineHttpPort } from '../../state/template.js';
 import type { SpecState } from '../config/specSource.js';
 import type { Logger } from '../observability/logger.js';
@@ -17,38 +16,20 @@ import { EngineProber, type ProbeTarget } from './engineProber.js';
 import { Executor, type Outcome } from './executor.js';
 import { Machines } from './machines.js';
 import { Observer } from './observer.js';
+import { OutcomeRecorder } from './outcomeRecorder.js';
 import { type ProvisionedEngine, ProvisionRefused, ProvisionRequests } from './provisions.js';
+import { ReadModel } from './readModel.js';
 import { VpnProber } from './vpnProber.js';
 
-// The reconcile pass: spec -> observe -> probes -> machines -> reconcilers -> plan -> execute -> status.
-// Every pass derives its view from Docker; what it keeps between passes is only what Docker cannot
-// know (streams, probe history, machines) and what users read (status).
+// The tick: spec -> observe -> probes -> machines -> reconcilers -> plan -> execute -> publish. Every
+// pass derives its view from Docker; what it keeps between passes is only what Docker cannot know
+// (streams, probe history, machines). What came of its actions goes to the OutcomeRecorder; what users
+// read goes to the ReadModel.
 
 /** How soon a pass in which an action failed is followed by another. */
 const RETRY_AFTER_FAILURE_MS = 1_000;
 /** A provision request no pass could settle yet is looked at again after this long. */
 const PROVISION_RECHECK_MS = 1_000;
-
-/** An engine as the API shows it (contract §3). */
-export interface EngineInfo {
-  readonly name: string;
-  readonly containerId: string;
-  readonly pool: string;
-  readonly host: string;
-  readonly port: number;
-  readonly hostPort: number;
-  readonly state: 'starting' | 'ready' | 'unhealthy' | 'draining';
-  /** What its probes say, whatever its state: `unknown` until it first answers. */
-  readonly health: 'healthy' | 'unhealthy' | 'unknown';
-  readonly streams: number;
-  readonly forwarded: boolean;
-  readonly p2pPort?: number;
-  readonly createdAt: string;
-  readonly vpn?: string;
-  readonly lastProbeError?: string;
-  /** The container's labels (contract §4 and the template's own). */
-  readonly labels: Readonly<Record<string, string>>;
-}
 
 /** What one pass did. */
 export interface TickResult {
@@ -76,27 +57,24 @@ export interface ControllerOptions {
   readonly wake: (reason: string) => void;
 }
 
-/** The controller: one reconcile pass at a time, and the status it computed last. */
+/** The controller: one reconcile pass at a time; readers use its {@link ReadModel}. */
 export class Controller {
-  readonly machines: Machines;
-  readonly prober: EngineProber;
-  readonly vpnProber: VpnProber;
-  readonly executor: Executor;
-  readonly observer: Observer;
+  /** What the API and the CLI read. */
+  readonly view: ReadModel;
+  private readonly machines: Machines;
+  private readonly prober: EngineProber;
+  private readonly vpnProber: VpnProber;
+  private readonly executor: Executor;
+  private readonly observer: Observer;
+  private readonly outcomes: OutcomeRecorder;
   private readonly provisions: ProvisionRequests;
   private readonly startedAt: number;
-  private world?: ObservedWorld;
-  private statuses = new Map<string, PoolStatus>();
-  /** What each pool's engine list is built from, as of the last pass (built when the API asks). */
-  private engineSources = new Map<string, { pool: PoolSpec; plan: PoolPlan; world: ObservedWorld }>();
-  private readonly problems = new Map<string, Problem>();
   private readonly observedGenerations = new Map<string, number>();
   private readonly blockedLogged = new Map<string, string>();
   private readonly unknownPoolsLogged = new Set<string>();
-  private dockerError?: string;
 
   constructor(private readonly options: ControllerOptions) {
-    const { clock, logger, docker } = options;
+    const { clock, logger, docker, metrics } = options;
     this.startedAt = clock.now();
     this.machines = new Machines(clock, logger, (pool) => options.wake(`machines of ${pool} changed`));
     this.prober = new EngineProber({
@@ -113,7 +91,27 @@ export class Controller {
     });
     this.executor = new Executor({ docker, clock, logger, concurrency: options.concurrency ?? 8 });
     this.observer = new Observer(docker, () => clock.now());
+    this.outcomes = new OutcomeRecorder({
+      clock,
+      logger,
+      metrics,
+      machines: this.machines,
+      onRestarted: (containerId) => {
+        this.prober.reset(containerId);
+        this.observer.invalidate(containerId);
+      },
+    });
     this.provisions = new ProvisionRequests({ clock });
+    this.view = new ReadModel({
+      clock,
+      metrics,
+      registry: options.registry,
+      specState: options.specState,
+      self: options.self,
+      ...(options.engineHost !== undefined ? { engineHost: options.engineHost } : {}),
+      probes: () => this.prober.view(),
+      waitingProvisions: (pool) => this.provisions.count(pool),
+    });
   }
 
   private onProbeTransition(
@@ -124,8 +122,7 @@ export class Controller {
     const log = this.options.logger.child({ pool: target.pool, engine: target.name });
     if (transition === 'ready') {
       log.info('engine ready');
-      this.machines.provisioningSucceeded(target.pool);
-      this.problems.delete(target.pool);
+      this.outcomes.engineReady(target.pool);
     } else if (transition === 'failing') {
       log.warn({ error }, 'engine unhealthy');
     } else {
@@ -134,79 +131,28 @@ export class Controller {
     this.options.wake(`${target.name} ${transition}`);
   }
 
-  /** The spec in force (the last valid one). */
-  spec(): DesiredSpec | undefined {
-    return this.options.specState().spec;
-  }
-
-  /** Ready when Docker answered the last observation and a valid spec is loaded (for `/readyz`). */
-  readiness(): { ready: boolean; reason: string } {
-    const state = this.options.specState();
-    if (!state.spec)
-      return {
-        ready: false,
-        reason: `no valid desired-state file loaded: ${state.error?.message ?? 'not read yet'}`,
-      };
-    if (this.dockerError) return { ready: false, reason: this.dockerError };
-    if (!this.world) return { ready: false, reason: 'Docker not observed yet' };
-    return { ready: true, reason: 'ok' };
-  }
-
-  /** Status of every pool, as of the last pass. */
-  poolStatuses(): PoolStatus[] {
-    return [...this.statuses.values()];
-  }
-
-  poolStatus(pool: string): PoolStatus | undefined {
-    return this.statuses.get(pool);
-  }
-
-  /** Engines of a pool as of the last pass, with current stream counts. */
-  engines(pool: string): EngineInfo[] | undefined {
-    const source = this.engineSources.get(pool);
-    if (!source) return undefined;
-    const facts = this.options.registry.facts();
-    return this.engineInfo(source.pool, source.plan, source.world, this.options.self()).map((info) => ({
-      ...info,
-      streams: facts.get(info.containerId)?.open ?? 0,
-    }));
-  }
-
-  /** Every engine of every pool. */
-  allEngines(): EngineInfo[] {
-    return [...this.engineSources.keys()].flatMap((pool) => this.engines(pool) ?? []);
-  }
-
-  /** When Docker was last observed (ms), or undefined before the first observation. */
-  observedAt(): number | undefined {
-    return this.world?.observedAt;
-  }
-
-  /** Why `pool` cannot start one more engine now (requests already waiting included), or undefined. */
-  provisionRefusal(pool: string): ProvisionRefusal | undefined {
-    const plan = this.engineSources.get(pool)?.plan;
-    if (!plan) {
-      return {
-        code: 'general_error',
-        message: `pool "${pool}" has not been observed yet`,
-        recoveryEtaSeconds: 5,
-        canRetry: true,
-        shouldWait: true,
-      };
-    }
-    return provisionRefusal(plan, this.provisions.count(pool), this.options.clock.now());
-  }
-
   /**
    * Asks for one more engine of `pool`, started by the next pass on top of what minFree wants; resolves
    * with it once started. Rejects at once with {@link ProvisionRefused} when the pool cannot take it.
    */
   provision(pool: string): Promise<ProvisionedEngine> {
-    const refusal = this.provisionRefusal(pool);
+    const refusal = this.view.provisionRefusal(pool);
     if (refusal) return Promise.reject(new ProvisionRefused(refusal));
     const engine = this.provisions.add(pool);
     this.options.wake(`one more engine of ${pool} requested`);
     return engine;
+  }
+
+  /** Closes the breaker of `pool` by hand (the API's reset route); returns its view after. */
+  resetBreaker(pool: string): BreakerView | undefined {
+    this.machines.resetBreaker(pool);
+    return this.machines.breakerViews().get(pool);
+  }
+
+  /** Forgets cached facts of one container (an event said it changed), or of all (after a gap). */
+  invalidate(containerId?: string): void {
+    if (containerId === undefined) this.observer.invalidateAll();
+    else this.observer.invalidate(containerId);
   }
 
   /** Stops timers and machines (the engines keep running) and refuses waiting provision requests. */
@@ -231,22 +177,20 @@ export class Controller {
       world = await this.observer.observe(spec);
     } catch (error) {
       const message = (error as Error).message;
-      if (this.dockerError !== message)
+      if (this.view.dockerFailed(isUnavailable(error) ? message : `Docker observation failed: ${message}`))
         logger.error({ err: message }, 'cannot observe Docker; nothing is changed until it answers');
-      this.dockerError = isUnavailable(error) ? message : `Docker observation failed: ${message}`;
       metrics.dockerReachable(false);
       for (const pool of spec.pools)
         metrics.reconciled(pool.name, 'error', (performance.now() - started) / 1000, clock.now());
       throw error;
     }
-    if (this.dockerError) {
+    if (this.view.dockerAnswered(world.observedAt)) {
       logger.info('Docker answers again; circuit breakers start over');
       this.machines.resetBreakers();
     }
-    this.dockerError = undefined;
     metrics.dockerReachable(true);
-    this.world = world;
-    const now = clock.now();
+    // One clock reading per pass: the observation's. Every decision below is taken as of then.
+    const now = world.observedAt;
 
     const liveIds = new Set(world.engines.filter((e) => isLive(e.state)).map((e) => e.containerId));
     for (const stream of registry.endMissing(liveIds)) {
@@ -280,7 +224,7 @@ export class Controller {
       (name) => poolsByName.get(name),
       () => this.options.wake('image pull finished'),
     );
-    this.record(outcomes);
+    this.outcomes.record(outcomes);
     const waiting = this.provisions.settle(
       asked,
       plan,
@@ -289,7 +233,7 @@ export class Controller {
         const spec = poolsByName.get(pool);
         return spec ? engineHttpPort(spec, hostPort) : hostPort;
       },
-      clock.now(),
+      now,
     );
 
     const seconds = (performance.now() - started) / 1000;
@@ -308,18 +252,23 @@ export class Controller {
         pool.name,
         failed ? 'error' : plan.requeueAt !== undefined ? 'requeue_after' : 'success',
         seconds,
-        clock.now(),
+        now,
       );
       this.observedGenerations.set(pool.name, specState.generations.get(pool.name) ?? 1);
     }
-    this.updateStatus(spec, world, plan, specState);
+    this.view.publish({
+      spec,
+      world,
+      plan,
+      observedGenerations: this.observedGenerations,
+      problem: (pool) => this.outcomes.problem(pool),
+      now: now,
+    });
     // Why: a failed action is retried soon by a fresh plan, but never in a hot loop.
-    const retryAt = outcomes.some((o) => !o.ok && !o.skipped)
-      ? clock.now() + RETRY_AFTER_FAILURE_MS
-      : undefined;
+    const retryAt = outcomes.some((o) => !o.ok && !o.skipped) ? now + RETRY_AFTER_FAILURE_MS : undefined;
     // Why: a provision request this pass could neither answer nor refuse (the room went to other
     // creates, a pull is running) is looked at again soon, not only at the next resync.
-    const provisionAt = waiting > 0 ? clock.now() + PROVISION_RECHECK_MS : undefined;
+    const provisionAt = waiting > 0 ? now + PROVISION_RECHECK_MS : undefined;
     const requeueAt = Math.min(
       plan.requeueAt ?? Number.POSITIVE_INFINITY,
       retryAt ?? Number.POSITIVE_INFINITY,
@@ -374,138 +323,5 @@ export class Controller {
         );
       else if (poolPlan.limit) log.warn({ reason: poolPlan.limit.reason }, `capacity limited: ${reason}`);
     }
-  }
-
-  private record(outcomes: readonly Outcome[]): void {
-    const { logger, metrics } = this.options;
-    const breakers = this.machines.breakerViews();
-    for (const outcome of outcomes) {
-      const { action } = outcome;
-      const log = logger.child({ pool: action.pool });
-      const fields = { action: action.kind, engine: action.name, reason: action.reason };
-      if (outcome.ok) {
-        metrics.action(action.pool, action.kind, true);
-        log.info({ ...fields, containerId: outcome.containerId?.slice(0, 12) }, formatAction(action));
-        if (action.kind === 'restart') {
-          this.prober.reset(action.containerId);
-          this.observer.invalidate(action.containerId);
-        }
-        if (action.kind === 'remove' && action.failure)
-          this.failed(action.pool, action.failure, action.reason);
-        if (action.kind === 'create' && breakers.get(action.pool)?.state === 'halfOpen')
-          this.machines.trialStarted(action.pool);
-        continue;
-      }
-      if (outcome.skipped) {
-        log.debug({ ...fields, why: outcome.skipped }, `skipped: ${formatAction(action)}`);
-        if (/being pulled|pulling it/.test(outcome.skipped)) {
-          this.problems.set(action.pool, {
-            reason: 'ImagePulling',
-            message: outcome.skipped,
-            at: this.options.clock.now(),
-          });
-        }
-        continue;
-      }
-      metrics.action(action.pool, action.kind, false);
-      log.warn(
-        { ...fields, error: outcome.error, failure: outcome.failure },
-        `failed: ${formatAction(action)}: ${outcome.error}`,
-      );
-      if (outcome.failure) this.failed(action.pool, outcome.failure, outcome.error);
-    }
-  }
-
-  private failed(pool: string, reason: FailureReason, message: string): void {
-    this.options.metrics.provisioningFailure(pool, reason);
-    this.machines.provisioningFailed(pool, `${reason}: ${message}`);
-    this.problems.set(pool, { reason, message, at: this.options.clock.now() });
-  }
-
-  private updateStatus(spec: DesiredSpec, world: ObservedWorld, plan: Plan, specState: SpecState): void {
-    const now = this.options.clock.now();
-    const statuses = new Map<string, PoolStatus>();
-    const sources = new Map<string, { pool: PoolSpec; plan: PoolPlan; world: ObservedWorld }>();
-    for (const pool of spec.pools) {
-      const poolPlan = plan.pools.get(pool.name);
-      if (!poolPlan) continue;
-      const planned = plan.actions.filter((a) => a.pool === pool.name).map((a) => a.kind);
-      const problem = this.problems.get(pool.name);
-      const status = poolStatus({
-        plan: poolPlan,
-        planned,
-        ...(problem ? { problem } : {}),
-        ...(this.statuses.get(pool.name) ? { previous: this.statuses.get(pool.name)!.conditions } : {}),
-        generation: specState.generations.get(pool.name) ?? 1,
-        observedGeneration: this.observedGenerations.get(pool.name) ?? 0,
-        now,
-      });
-      statuses.set(pool.name, status);
-      // Why: the API's engine objects (an ISO date each) are built when asked for, not on every pass:
-      // with 1,000 engines they were a tenth of a pass.
-      sources.set(pool.name, { pool, plan: poolPlan, world });
-      const engines = { starting: 0, ready: 0, unhealthy: 0, draining: 0 };
-      for (const { status, state } of engineStates(poolPlan))
-        if (status.engine.hostPort !== undefined) engines[state]++;
-      this.options.metrics.pool(pool.name, {
-        engines,
-        desired: status.replicas.desired,
-        free: status.replicas.free,
-        minFree: pool.replicas.minFree,
-        max: pool.replicas.max,
-        streams: this.options.registry.list().filter((s) => s.pool === pool.name).length,
-        breakerState: poolPlan.snapshot.breaker.state,
-        ...(poolPlan.snapshot.vpn
-          ? {
-              vpn: {
-                phase: poolPlan.snapshot.vpn.view.phase,
-                forwardedPort: poolPlan.snapshot.vpn.view.forwardedPort,
-              },
-            }
-          : {}),
-      });
-    }
-    for (const name of this.statuses.keys()) if (!statuses.has(name)) this.options.metrics.forgetPool(name);
-    this.statuses = statuses;
-    this.engineSources = sources;
-  }
-
-  private engineInfo(
-    pool: PoolSpec,
-    poolPlan: PoolPlan,
-    world: ObservedWorld,
-    self: SelfLocation,
-  ): EngineInfo[] {
-    return engineStates(poolPlan).flatMap(({ status, state }) => {
-      const { engine } = status;
-      const endpoint = engineEndpoint(pool, engine, world, self, this.options.engineHost);
-      if (!endpoint || engine.hostPort === undefined) return [];
-      const probe = this.prober.view().get(engine.containerId);
-      const health =
-        state === 'unhealthy' || status.phase === 'unhealthy' || status.phase === 'timedOut'
-          ? 'unhealthy'
-          : status.phase === 'ready'
-            ? 'healthy'
-            : 'unknown';
-      return [
-        {
-          name: engine.name,
-          containerId: engine.containerId,
-          pool: pool.name,
-          host: endpoint.host,
-          port: endpoint.port,
-          hostPort: engine.hostPort,
-          state,
-          health,
-          streams: status.streams,
-          forwarded: engine.forwarded,
-          ...(engine.p2pPort !== undefined ? { p2pPort: engine.p2pPort } : {}),
-          createdAt: new Date(engine.createdAt).toISOString(),
-          ...(engine.vpn ? { vpn: engine.vpn } : {}),
-          ...(probe?.lastError && probe.consecutiveFailures > 0 ? { lastProbeError: probe.lastError } : {}),
-          labels: engine.labels,
-        },
-      ];
-    });
   }
 }

@@ -1,4 +1,3 @@
-import { request } from 'node:http';
 import type { Clock } from '../../state/clock.js';
 import {
   type HealthSettings,
@@ -7,6 +6,7 @@ import {
   type ProbeRecord,
   recordProbe,
 } from '../../state/health.js';
+import { httpProbe } from '../http/client.js';
 import type { Logger } from '../observability/logger.js';
 import { DueJobs } from './dueTimer.js';
 
@@ -33,66 +33,6 @@ export interface EngineProberOptions {
   /** Probes in flight at once. */
   readonly concurrency?: number;
   readonly onTransition: (target: ProbeTarget, transition: ProbeTransition, record: ProbeRecord) => void;
-}
-
-/** The answer of {@link httpGet}: the status and up to `maxBytes` of the body, or why there was none. */
-export type HttpGetResult =
-  | { readonly ok: true; readonly status: number; readonly body: string }
-  | { readonly ok: false; readonly error: string };
-
-/** GETs a URL without keep-alive; never rejects. The body is read up to `maxBytes` (0: discarded). */
-export function httpGet(url: string, timeoutMs: number, maxBytes = 0): Promise<HttpGetResult> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const finish = (result: HttpGetResult) => {
-      if (!settled) {
-        settled = true;
-        resolve(result);
-      }
-    };
-    let req: ReturnType<typeof request>;
-    try {
-      req = request(url, { method: 'GET', agent: false, timeout: timeoutMs }, (res) => {
-        const status = res.statusCode ?? 0;
-        if (maxBytes === 0) {
-          res.resume();
-          return finish({ ok: true, status, body: '' });
-        }
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          if (size < maxBytes) chunks.push(chunk.subarray(0, maxBytes - size));
-          size += chunk.length;
-        });
-        res.on('end', () => finish({ ok: true, status, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', (error: NodeJS.ErrnoException) =>
-          finish({ ok: false, error: error.code ?? error.message }),
-        );
-      });
-    } catch (error) {
-      return finish({ ok: false, error: (error as Error).message });
-    }
-    req.on('timeout', () => {
-      req.destroy();
-      finish({ ok: false, error: `no answer within ${timeoutMs} ms` });
-    });
-    req.on('error', (error: NodeJS.ErrnoException) =>
-      finish({ ok: false, error: error.code ?? error.message }),
-    );
-    req.end();
-  });
-}
-
-/** GETs a URL; resolves ok on a 2xx answer within the timeout, otherwise an error text. */
-export async function httpProbe(
-  url: string,
-  timeoutMs: number,
-): Promise<{ ok: true } | { ok: false; error: string }> {
-  const result = await httpGet(url, timeoutMs);
-  if (!result.ok) return result;
-  return result.status >= 200 && result.status < 300
-    ? { ok: true }
-    : { ok: false, error: `HTTP ${result.status}` };
 }
 
 /** Probes engines and keeps their {@link ProbeRecord}s. */

@@ -1,3 +1,4 @@
+import { backoffMs } from '../../state/backoff.js';
 import type { Clock, TimerHandle } from '../../state/clock.js';
 import { LABELS } from '../../state/labels.js';
 import type { Logger } from '../observability/logger.js';
@@ -107,8 +108,9 @@ export class DockerEvents {
     }
     this.failures++;
     this.lastSeconds ??= Math.floor(this.options.clock.now() / 1000);
-    const delay = Math.min(
-      (this.options.backoffInitialMs ?? 500) * 2 ** (this.failures - 1),
+    const delay = backoffMs(
+      this.failures,
+      this.options.backoffInitialMs ?? 500,
       this.options.backoffMaxMs ?? 30_000,
     );
     this.retry = this.options.clock.setTimeout(() => void this.follow(), delay);

@@ -25,11 +25,14 @@ export type Outcome =
       readonly error: string;
       /** Set when this counts as a provisioning failure for the circuit breaker. */
       readonly failure?: FailureReason;
-      /** Set when the action was not attempted (an earlier batch failed, an image is being pulled). */
-      readonly skipped?: string;
+      /** Set when the action was not attempted (an earlier create failed, an image is being pulled). */
+      readonly skipped?: SkipCode;
       /** Docker could not be reached: nothing about the action itself is known. */
       readonly unavailable?: boolean;
     };
+
+/** Why an action was not attempted: data the controller acts on, never a message matched as text. */
+export type SkipCode = 'dockerUnavailable' | 'earlierCreateFailed' | 'poolRemoved' | 'imagePulling';
 
 /** Options of an {@link Executor}. */
 export interface ExecutorOptions {
@@ -73,7 +76,10 @@ export class Executor {
     const creates = actions.filter((a): a is CreateAction => a.kind === 'create');
     const outcomes = await this.parallel(first, (action) => this.apply(action, poolOf, onPulled));
     if (outcomes.some((o) => !o.ok && o.unavailable)) {
-      return [...outcomes, ...creates.map((action) => skipped(action, 'Docker is unavailable'))];
+      return [
+        ...outcomes,
+        ...creates.map((action) => skipped(action, 'dockerUnavailable', 'Docker is unavailable')),
+      ];
     }
     outcomes.push(...(await this.slowStart(creates, (action) => this.apply(action, poolOf, onPulled))));
     return outcomes;
@@ -97,7 +103,7 @@ export class Executor {
     return new Promise((resolve) => {
       const finish = () => {
         for (let i = next; i < creates.length; i++)
-          results[i] = skipped(creates[i]!, 'an earlier create of this plan failed');
+          results[i] = skipped(creates[i]!, 'earlierCreateFailed', 'an earlier create of this plan failed');
         resolve(results);
       };
       const launch = () => {
@@ -152,7 +158,7 @@ export class Executor {
           return { action, ok: true, containerId: action.containerId };
         case 'create': {
           const pool = poolOf(action.pool);
-          if (!pool) return skipped(action, `pool ${action.pool} is no longer in the file`);
+          if (!pool) return skipped(action, 'poolRemoved', `pool ${action.pool} is no longer in the file`);
           return await this.create(action, pool, onPulled);
         }
         default:
@@ -171,7 +177,8 @@ export class Executor {
   private async create(action: CreateAction, pool: PoolSpec, onPulled: () => void): Promise<Outcome> {
     const { docker } = this.options;
     const image = pool.template.image;
-    if (this.pulls.get(image)?.pulling) return skipped(action, `image ${image} is being pulled`);
+    if (this.pulls.get(image)?.pulling)
+      return skipped(action, 'imagePulling', `image ${image} is being pulled`);
     let containerId: string;
     try {
       containerId = await docker.createContainer(renderEngine(pool, action));
@@ -179,7 +186,7 @@ export class Executor {
       const e = error as RuntimeError;
       if (e.kind === 'imageNotFound') {
         if (this.startPull(image, onPulled))
-          return skipped(action, `image ${image} is not present; pulling it`);
+          return skipped(action, 'imagePulling', `image ${image} is not present; pulling it`);
         const last = this.pulls.get(image)?.error;
         return {
           action,
@@ -252,6 +259,6 @@ export class Executor {
   }
 }
 
-function skipped(action: Action, why: string): Outcome {
-  return { action, ok: false, error: why, skipped: why };
+function skipped(action: Action, code: SkipCode, why: string): Outcome {
+  return { action, ok: false, error: why, skipped: code };
 }

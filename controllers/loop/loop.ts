@@ -1,3 +1,4 @@
+import { backoffMs } from '../../state/backoff.js';
 import type { Clock, TimerHandle } from '../../state/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { DueTimer } from './dueTimer.js';
@@ -76,8 +77,9 @@ export class Loop {
       this.lastError = undefined;
     } catch (error) {
       this.failures++;
-      const delay = Math.min(
-        (this.options.backoffInitialMs ?? 500) * 2 ** (this.failures - 1),
+      const delay = backoffMs(
+        this.failures,
+        this.options.backoffInitialMs ?? 500,
         this.options.backoffMaxMs ?? 30_000,
       );
       const message = (error as Error).message;

@@ -71,49 +71,55 @@ export class Machines {
 
   private start(pool: PoolSpec): PoolMachines {
     const log = this.logger.child({ pool: pool.name });
-    const breaker = createActor(circuitBreakerMachine, { clock: this.clock, input: breakerInput(pool) });
-    let lastBreaker = 'closed';
-    breaker.subscribe((snapshot) => {
-      const view = breakerView(snapshot);
-      if (view.state === lastBreaker) return;
-      lastBreaker = view.state;
-      const retryAt = view.retryAt === undefined ? undefined : new Date(view.retryAt).toISOString();
-      if (view.state === 'open') {
-        log.warn(
-          { failures: view.failures, lastFailure: view.lastFailure, retryAt },
-          `circuit breaker opened: no creates until ${retryAt}`,
-        );
-      } else {
-        log.info(
-          { state: view.state },
-          `circuit breaker ${view.state === 'closed' ? 'closed' : 'half-open: one trial create'}`,
-        );
-      }
-      this.onChange(pool.name);
+    const breakerMachine = circuitBreakerMachine.provide({
+      actions: {
+        announce: ({ context }, { state }) => {
+          if (state === 'open') {
+            const retryAt =
+              context.openedAt === undefined
+                ? undefined
+                : new Date(context.openedAt + context.openMs).toISOString();
+            log.warn(
+              { failures: context.failures, lastFailure: context.lastFailure, retryAt },
+              `circuit breaker opened: no creates until ${retryAt}`,
+            );
+          } else {
+            log.info(
+              { state },
+              `circuit breaker ${state === 'closed' ? 'closed' : 'half-open: one trial create'}`,
+            );
+          }
+          this.onChange(pool.name);
+        },
+      },
     });
+    const breaker = createActor(breakerMachine, { clock: this.clock, input: breakerInput(pool) });
     breaker.start();
     let vpn: PoolMachines['vpn'];
     if (pool.vpn) {
-      vpn = createActor(vpnLifecycleMachine, { clock: this.clock, input: vpnInput(pool) });
       let lastPhase = 'unknown';
+      const vpnMachine = vpnLifecycleMachine.provide({
+        actions: {
+          announce: ({ context }, { phase }) => {
+            log[phase === 'emergency' ? 'warn' : 'info'](
+              { from: lastPhase, to: phase, reason: context.lastError ?? undefined },
+              `VPN ${phase}`,
+            );
+            lastPhase = phase;
+            this.onChange(pool.name);
+          },
+        },
+      });
+      vpn = createActor(vpnMachine, { clock: this.clock, input: vpnInput(pool) });
       let lastPort: number | null = null;
+      // Why: a new forwarded port is a change of data, not of phase; it is noticed by comparing.
       vpn.subscribe((snapshot) => {
-        const view = vpnView(snapshot);
-        if (view.phase !== lastPhase) {
-          const level = view.phase === 'emergency' ? 'warn' : 'info';
-          log[level](
-            { from: lastPhase, to: view.phase, reason: view.lastError ?? undefined },
-            `VPN ${view.phase}`,
-          );
-          lastPhase = view.phase;
-          this.onChange(pool.name);
-        }
-        if (view.forwardedPort !== lastPort) {
-          if (view.forwardedPort !== null)
-            log.info({ port: view.forwardedPort, previous: lastPort }, 'VPN forwarded port');
-          lastPort = view.forwardedPort;
-          this.onChange(pool.name);
-        }
+        const { forwardedPort } = vpnView(snapshot);
+        if (forwardedPort === lastPort) return;
+        if (forwardedPort !== null)
+          log.info({ port: forwardedPort, previous: lastPort }, 'VPN forwarded port');
+        lastPort = forwardedPort;
+        this.onChange(pool.name);
       });
       vpn.start();
     }

@@ -82,7 +82,7 @@ describe('ProvisionRequests', () => {
           action,
           ok: false as const,
           error: 'skipped',
-          skipped: 'an earlier create failed',
+          skipped: 'earlierCreateFailed' as const,
         })),
     ];
     expect(requests.settle(asked, plan, outcomes, (_pool, port) => port, 0)).toBe(1);
@@ -122,7 +122,7 @@ describe('ProvisionRequests', () => {
       action,
       ok: false,
       error: 'image is being pulled',
-      skipped: 'image is being pulled',
+      skipped: 'imagePulling',
     }));
     expect(requests.settle(asked, plan, outcomes, (_pool, port) => port, 0)).toBe(1);
     clock.increment(29_999);

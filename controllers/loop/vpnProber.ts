@@ -2,6 +2,7 @@ import type { Clock, TimerHandle } from '../../state/clock.js';
 import { parseForwardedPort, parsePublicIp, parseVpnStatus } from '../../state/gluetun.js';
 import { stableHash } from '../../state/labels.js';
 import type { GluetunSettings, PoolSpec } from '../../state/spec.js';
+import { httpGet } from '../http/client.js';
 import type { Logger } from '../observability/logger.js';
 import type { Runtime } from '../runtime/runtime.js';
 
@@ -22,6 +23,9 @@ export type VpnProbeResult =
     }
   | { readonly ok: false; readonly reason: string; readonly cause: VpnProbeCause };
 
+/** Gluetun's answers are a few bytes of JSON; more is not a control server. */
+const CONTROL_BODY_LIMIT = 64 * 1024;
+
 interface Answer {
   readonly status: number;
   readonly body: string;
@@ -33,17 +37,17 @@ async function get(
   apiKey: string | undefined,
   timeoutMs: number,
 ): Promise<Answer> {
-  const response = await fetch(new URL(path, base), {
+  const answer = await httpGet(new URL(path, base).href, {
+    timeoutMs,
+    maxBytes: CONTROL_BODY_LIMIT,
     headers: apiKey ? { 'X-API-Key': apiKey } : {},
-    signal: AbortSignal.timeout(timeoutMs),
-    redirect: 'follow',
   });
-  return { status: response.status, body: await response.text() };
+  if (!answer.ok) throw new Error(answer.error);
+  return answer;
 }
 
 function describe(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (error as Error).message ?? String(error);
+  return (error as Error).message ?? String(error);
 }
 
 /** Probes one VPN once: Docker's view of its container, then its control server. */

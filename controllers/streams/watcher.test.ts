@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import type { HttpGetResult } from '../loop/engineProber.js';
+import type { HttpGetResult } from '../http/client.js';
 import { silentLogger } from '../observability/logger.js';
 import { StreamRegistry } from './registry.js';
 import { StreamWatcher } from './watcher.js';

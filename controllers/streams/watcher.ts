@@ -1,7 +1,8 @@
+import { backoffMs } from '../../state/backoff.js';
 import type { Clock } from '../../state/clock.js';
 import { judgeStat, statUrlFor } from '../../state/streamStat.js';
+import { type HttpGetResult, httpGet } from '../http/client.js';
 import { DueJobs } from '../loop/dueTimer.js';
-import { type HttpGetResult, httpGet } from '../loop/engineProber.js';
 import type { Logger } from '../observability/logger.js';
 import type { Endpoint } from '../runtime/addressing.js';
 import type { StreamRecord, StreamRegistry } from './registry.js';
@@ -94,7 +95,8 @@ export class StreamWatcher {
       watched.nextAt = clock.now() + this.periodMs;
       return;
     }
-    const get = this.options.get ?? ((target, ms) => httpGet(target, ms, STAT_BODY_LIMIT));
+    const get =
+      this.options.get ?? ((target, ms) => httpGet(target, { timeoutMs: ms, maxBytes: STAT_BODY_LIMIT }));
     const answer = await get(url, this.options.timeoutMs ?? 3_000);
     if (this.closed) return;
     // Why: a stream restarted or ended while its check ran (a new stat URL, another engine) is judged
@@ -112,10 +114,8 @@ export class StreamWatcher {
       watched.nextAt = clock.now() + this.periodMs;
     } else {
       watched.failures++;
-      const backoff = Math.min(
-        this.periodMs * 2 ** watched.failures,
-        this.options.maxBackoffMs ?? 5 * 60_000,
-      );
+      // Why: the first failure already waits two periods; one period was the normal check.
+      const backoff = backoffMs(watched.failures + 1, this.periodMs, this.options.maxBackoffMs ?? 5 * 60_000);
       watched.nextAt = clock.now() + backoff;
       log.debug(
         { reason: verdict.reason, failures: watched.failures, retryInMs: backoff },

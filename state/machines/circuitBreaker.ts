@@ -27,7 +27,10 @@ export type BreakerEvent =
   | { type: 'TEMPLATE_CHANGED'; at: number }
   | { type: 'SETTINGS_CHANGED'; settings: BreakerInput };
 
-export const circuitBreakerMachine = setup({
+/** The breaker's states. */
+export type BreakerState = 'closed' | 'open' | 'halfOpen';
+
+const breakerSetup = setup({
   types: {
     input: {} as BreakerInput,
     context: {} as BreakerContext,
@@ -37,49 +40,77 @@ export const circuitBreakerMachine = setup({
     reachedThreshold: ({ context }) => context.failures + 1 >= context.threshold,
   },
   actions: {
-    recordFailure: assign(({ context, event }) => ({
+    recordFailure: assign(({ context }, params: { reason: string }) => ({
       failures: context.failures + 1,
-      lastFailure: event.type === 'PROVISION_FAILED' ? event.reason : context.lastFailure,
+      lastFailure: params.reason,
     })),
-    markOpened: assign({ openedAt: ({ event }) => ('at' in event ? event.at : undefined) }),
+    markOpened: assign((_, params: { at: number }) => ({ openedAt: params.at })),
     resetFailures: assign({ failures: 0, openedAt: undefined }),
-    applySettings: assign(({ event }) => (event.type === 'SETTINGS_CHANGED' ? { ...event.settings } : {})),
+    applySettings: assign((_, params: { settings: BreakerInput }) => ({ ...params.settings })),
+    /** A state was entered: the shell provides what to do (log it, wake the loop); the machine says when. */
+    announce: (_, _params: { state: BreakerState }) => {},
   },
   delays: {
     coolDown: ({ context }) => context.openMs,
     trialTimeout: ({ context }) => context.trialMs,
   },
-}).createMachine({
+});
+
+/** Counts a provisioning failure, with its reason. */
+const failure = {
+  type: 'recordFailure',
+  params: ({ event }: { event: Extract<BreakerEvent, { type: 'PROVISION_FAILED' }> }) => ({
+    reason: event.reason,
+  }),
+} as const;
+/** Notes when the breaker opened (its cool-down counts from then). */
+const opened = {
+  type: 'markOpened',
+  params: ({ event }: { event: Extract<BreakerEvent, { type: 'PROVISION_FAILED' }> }) => ({ at: event.at }),
+} as const;
+/** Back to closed from open or half-open, failures forgotten, and said so. */
+const closeAgain = {
+  target: 'closed',
+  actions: ['resetFailures', { type: 'announce', params: { state: 'closed' } }],
+} as const;
+
+export const circuitBreakerMachine = breakerSetup.createMachine({
   id: 'circuitBreaker',
   context: ({ input }) => ({ ...input, failures: 0 }),
   initial: 'closed',
   on: {
-    SETTINGS_CHANGED: { actions: 'applySettings' },
-    RESET_REQUESTED: { target: '.closed', actions: 'resetFailures' },
+    SETTINGS_CHANGED: {
+      actions: { type: 'applySettings', params: ({ event }) => ({ settings: event.settings }) },
+    },
   },
   states: {
     closed: {
       on: {
         PROVISION_SUCCEEDED: { actions: 'resetFailures' },
         PROVISION_FAILED: [
-          { guard: 'reachedThreshold', target: 'open', actions: ['recordFailure', 'markOpened'] },
-          { actions: 'recordFailure' },
+          { guard: 'reachedThreshold', target: 'open', actions: [failure, opened] },
+          { actions: failure },
         ],
+        RESET_REQUESTED: { actions: 'resetFailures' },
       },
     },
     open: {
+      entry: { type: 'announce', params: { state: 'open' } },
       after: { coolDown: 'halfOpen' },
       on: {
         // Why: the breaker protects against repeating the same failing create; an edited template is new.
         TEMPLATE_CHANGED: 'halfOpen',
-        PROVISION_FAILED: { actions: 'recordFailure' },
+        PROVISION_FAILED: { actions: failure },
+        RESET_REQUESTED: closeAgain,
       },
     },
     halfOpen: {
+      entry: { type: 'announce', params: { state: 'halfOpen' } },
       initial: 'ready',
       on: {
-        PROVISION_SUCCEEDED: { target: 'closed', actions: 'resetFailures' },
-        PROVISION_FAILED: { target: 'open', actions: ['recordFailure', 'markOpened'] },
+        PROVISION_SUCCEEDED: closeAgain,
+        PROVISION_FAILED: { target: 'open', actions: [failure, opened] },
+        RESET_REQUESTED: closeAgain,
       },
       states: {
         ready: { on: { TRIAL_STARTED: 'trialing' } },
@@ -121,4 +152,13 @@ export function breakerView(snapshot: SnapshotFrom<typeof circuitBreakerMachine>
       : {}),
     ...(context.lastFailure !== undefined ? { lastFailure: context.lastFailure } : {}),
   };
+}
+
+/** The one wording of a breaker's state, for conditions, plans, refusals and logs. */
+export function describeBreaker(breaker: BreakerView): string {
+  if (breaker.state === 'closed') return 'circuit breaker closed';
+  const why = `after ${breaker.failures} provisioning ${breaker.failures === 1 ? 'failure' : 'failures'}${breaker.lastFailure ? ` (last: ${breaker.lastFailure})` : ''}`;
+  if (breaker.state === 'halfOpen') return `circuit breaker half-open: one trial create at a time, ${why}`;
+  const until = breaker.retryAt === undefined ? '' : ` until ${new Date(breaker.retryAt).toISOString()}`;
+  return `circuit breaker open${until} ${why}`;
 }

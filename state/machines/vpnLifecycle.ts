@@ -32,33 +32,51 @@ const vpnSetup = setup({
     reachedThreshold: ({ context }) => context.failures + 1 >= context.threshold,
   },
   actions: {
-    recordSuccess: assign(({ context, event }) => {
-      if (event.type !== 'PROBE_SUCCEEDED') return {};
-      // Why: a momentary 0 while Gluetun renews forwarding is not a new port; keep the last real one.
-      const port = event.forwardedPort ? event.forwardedPort : context.forwardedPort;
-      return {
+    recordSuccess: assign(
+      ({ context }, params: { forwardedPort: number | null; publicIp: string | null }) => ({
         failures: 0,
         lastError: null,
-        forwardedPort: port,
-        publicIp: event.publicIp ?? context.publicIp,
-      };
-    }),
-    recordFailure: assign(({ context, event }) => ({
+        // Why: a momentary 0 while Gluetun renews forwarding is not a new port; keep the last real one.
+        forwardedPort: params.forwardedPort ? params.forwardedPort : context.forwardedPort,
+        publicIp: params.publicIp ?? context.publicIp,
+      }),
+    ),
+    recordFailure: assign(({ context }, params: { reason: string }) => ({
       failures: context.failures + 1,
-      lastError: event.type === 'PROBE_FAILED' ? event.reason : context.lastError,
+      lastError: params.reason,
     })),
     resetPortTracking: assign({ forwardedPort: null, publicIp: null }),
-    markRecovered: assign({ recoveredAt: ({ event }) => ('at' in event ? event.at : null) }),
-    applySettings: assign(({ event }) => (event.type === 'SETTINGS_CHANGED' ? { ...event.settings } : {})),
+    markRecovered: assign((_, params: { at: number }) => ({ recoveredAt: params.at })),
+    applySettings: assign((_, params: { settings: VpnInput }) => ({ ...params.settings })),
+    /** A phase was entered: the shell provides what to do (log it, wake the loop); the machine says when. */
+    announce: (_, _params: { phase: VpnPhase }) => {},
   },
   delays: { recovery: ({ context }) => context.recoveryMs },
 });
+
+type Probed<T extends VpnEvent['type']> = { event: Extract<VpnEvent, { type: T }> };
+
+/** Takes in a good probe's facts. */
+const success = {
+  type: 'recordSuccess',
+  params: ({ event }: Probed<'PROBE_SUCCEEDED'>) => ({
+    forwardedPort: event.forwardedPort,
+    publicIp: event.publicIp,
+  }),
+} as const;
+/** Counts a failed probe, with its reason. */
+const failure = {
+  type: 'recordFailure',
+  params: ({ event }: Probed<'PROBE_FAILED'>) => ({ reason: event.reason }),
+} as const;
+/** Says that a phase was entered. */
+const announce = (phase: VpnPhase) => ({ type: 'announce', params: { phase } }) as const;
 
 /** The threshold-th consecutive failed probe: emergency, with forwarded-port tracking reset. */
 const toEmergency = {
   guard: 'reachedThreshold',
   target: 'emergency',
-  actions: ['recordFailure', 'resetPortTracking'],
+  actions: [failure, 'resetPortTracking'],
 } as const;
 
 export const vpnLifecycleMachine = vpnSetup.createMachine({
@@ -72,37 +90,44 @@ export const vpnLifecycleMachine = vpnSetup.createMachine({
     recoveredAt: null,
   }),
   initial: 'unknown',
-  on: { SETTINGS_CHANGED: { actions: 'applySettings' } },
+  on: {
+    SETTINGS_CHANGED: {
+      actions: { type: 'applySettings', params: ({ event }) => ({ settings: event.settings }) },
+    },
+  },
   states: {
     unknown: {
       on: {
-        PROBE_SUCCEEDED: { target: 'healthy', actions: 'recordSuccess' },
-        PROBE_FAILED: [toEmergency, { actions: 'recordFailure' }],
+        PROBE_SUCCEEDED: { target: 'healthy', actions: success },
+        PROBE_FAILED: [toEmergency, { actions: failure }],
       },
     },
     healthy: {
+      entry: announce('healthy'),
       on: {
-        PROBE_SUCCEEDED: { actions: 'recordSuccess' },
-        PROBE_FAILED: [toEmergency, { actions: 'recordFailure' }],
+        PROBE_SUCCEEDED: { actions: success },
+        PROBE_FAILED: [toEmergency, { actions: failure }],
       },
     },
     emergency: {
+      entry: announce('emergency'),
       on: {
         PROBE_SUCCEEDED: {
           target: 'recovering',
-          actions: ['recordSuccess', 'markRecovered'],
+          actions: [success, { type: 'markRecovered', params: ({ event }) => ({ at: event.at }) }],
         },
-        PROBE_FAILED: { actions: 'recordFailure' },
+        PROBE_FAILED: { actions: failure },
       },
     },
     recovering: {
+      entry: announce('recovering'),
       after: { recovery: 'healthy' },
       on: {
-        PROBE_SUCCEEDED: { actions: 'recordSuccess' },
+        PROBE_SUCCEEDED: { actions: success },
         PROBE_FAILED: [
           toEmergency,
           // Why: "healthy after recoverySeconds without a new failure": a failure restarts the window.
-          { target: 'recovering', reenter: true, actions: 'recordFailure' },
+          { target: 'recovering', reenter: true, actions: failure },
         ],
       },
     },

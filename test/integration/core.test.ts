@@ -265,6 +265,23 @@ describe('validate and plan', () => {
     expect(planned.stdout).toContain(`create ${pool}-2 on port 20401`);
     expect(await poolContainers(pool, true)).toEqual([]);
 
+    const asJson = await cli(['plan', '--config', c.config, '-o', 'json']);
+    expect(asJson.code).toBe(1);
+    const machine = JSON.parse(asJson.stdout) as {
+      pools: { name: string; desired: number }[];
+      actions: { kind: string; name: string }[];
+    };
+    expect(machine.pools).toEqual([expect.objectContaining({ name: pool, desired: 2 })]);
+    expect(machine.actions.map((a) => `${a.kind} ${a.name}`)).toEqual([
+      `create ${pool}-1`,
+      `create ${pool}-2`,
+    ]);
+
+    const checked = await cli(['doctor', '--config', c.config, '-o', 'json']);
+    const findings = JSON.parse(checked.stdout) as { severity: string; check: string }[];
+    expect(findings.some((f) => f.check === 'docker' && f.severity === 'ok')).toBe(true);
+    expect(checked.code).toBe(findings.some((f) => f.severity === 'fail') ? 1 : 0);
+
     const broken = await cli(['plan', '--config', c.config], {
       DOCKER_HOST: 'unix:///nonexistent/docker.sock',
     });

@@ -11,10 +11,10 @@ import {
   overlapFindings,
   portFindings,
   ranges,
-  stateDirFinding,
   unknownPoolFindings,
   vpnContainerFindings,
-} from './doctor.js';
+} from './findings.js';
+import { stateDirFinding } from './probes.js';
 
 // The pure parts of `enginepool doctor`: what each finding says about a given world. The integration
 // test (test/integration/doctor.test.ts) runs the command against the real Docker.

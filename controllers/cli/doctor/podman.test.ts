@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatFindings } from './doctor.js';
+import { formatFindings } from './findings.js';
 import { isRootlessSocket, podmanFindings, serviceIdleSeconds } from './podman.js';
 
 // Doctor's Podman checks from facts: version, rootful or rootless socket, the service's idle timeout.

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { RuntimeVersion } from '../../runtime/runtime.js';
-import { compareVersions, type Finding } from './doctor.js';
+import { compareVersions, type Finding, fail, ok, warn } from './findings.js';
 
 // Doctor's checks for Podman's Docker-compatible API: its version, which socket (rootful or rootless,
 // and the port rule of the latter), the service's idle timeout, and HEALTHCHECKs without systemd. The
@@ -50,41 +50,33 @@ export function podmanFindings(
   facts: PodmanFacts,
   lowestPorts: ReadonlyMap<string, number>,
 ): Finding[] {
-  const findings: Finding[] = [];
-  findings.push(
+  const findings: Finding[] = [
     compareVersions(version.version, MIN_PODMAN) < 0
-      ? {
-          severity: 'fail',
-          check: 'podman',
-          detail: `Podman ${version.version} is older than ${MIN_PODMAN}, the oldest enginepool supports`,
-          fix: 'upgrade Podman (Debian 12 ships 4.3)',
-        }
-      : {
-          severity: 'ok',
-          check: 'podman',
-          detail: `Podman ${version.version}, Docker-compatible API ${version.apiVersion}`,
-        },
-  );
+      ? fail(
+          'podman',
+          `Podman ${version.version} is older than ${MIN_PODMAN}, the oldest enginepool supports`,
+          'upgrade Podman (Debian 12 ships 4.3)',
+        )
+      : ok('podman', `Podman ${version.version}, Docker-compatible API ${version.apiVersion}`),
+  ];
 
   if (facts.socket && isRootlessSocket(facts.socket)) {
     const start = facts.unprivilegedPortStart ?? 1024;
     const low = [...lowestPorts].filter(([, port]) => port < start);
     findings.push(
       low.length > 0
-        ? {
-            severity: 'fail',
-            check: 'podman socket',
-            detail: `rootless Podman (${facts.socket}) cannot publish ports below ${start}: ${low.map(([pool, port]) => `${pool} starts at ${port}`).join(', ')}`,
-            fix: `move ports.hostRange to ${start} or above, or allow low ports: sudo sysctl net.ipv4.ip_unprivileged_port_start=${Math.min(...low.map(([, port]) => port))}`,
-          }
-        : {
-            severity: 'ok',
-            check: 'podman socket',
-            detail: `rootless (${facts.socket}): engines' ports go through rootlessport (slirp4netns or pasta), so engines see connections from the namespace, not the client's address`,
-          },
+        ? fail(
+            'podman socket',
+            `rootless Podman (${facts.socket}) cannot publish ports below ${start}: ${low.map(([pool, port]) => `${pool} starts at ${port}`).join(', ')}`,
+            `move ports.hostRange to ${start} or above, or allow low ports: sudo sysctl net.ipv4.ip_unprivileged_port_start=${Math.min(...low.map(([, port]) => port))}`,
+          )
+        : ok(
+            'podman socket',
+            `rootless (${facts.socket}): engines' ports go through rootlessport (slirp4netns or pasta), so engines see connections from the namespace, not the client's address`,
+          ),
     );
   } else if (facts.socket) {
-    findings.push({ severity: 'ok', check: 'podman socket', detail: `rootful (${facts.socket})` });
+    findings.push(ok('podman socket', `rootful (${facts.socket})`));
   }
 
   if (facts.service) {
@@ -92,29 +84,24 @@ export function podmanFindings(
     // Why: a service started by hand exits after its idle timeout; systemd's podman.socket starts it
     // again on the next request, a hand-started one is gone and the controller sees Docker unavailable.
     const activated = !facts.service.some((arg) => arg.startsWith('unix://') || arg.startsWith('tcp://'));
-    findings.push(
-      idle === 0 || activated
-        ? {
-            severity: 'ok',
-            check: 'podman service',
-            detail:
-              idle === 0 ? 'runs without an idle timeout (--time=0)' : 'socket-activated (podman.socket)',
-          }
-        : {
-            severity: 'warn',
-            check: 'podman service',
-            detail: `\`${facts.service.join(' ')}\` exits after ${idle} s without a request`,
-            fix: `start it with --time=0 (podman system service --time=0 unix://${facts.socket ?? ROOTFUL_SOCKET}), or use systemd's podman.socket (sudo systemctl enable --now podman.socket; rootless: systemctl --user enable --now podman.socket)`,
-          },
-    );
+    if (idle === 0) findings.push(ok('podman service', 'runs without an idle timeout (--time=0)'));
+    else if (activated) findings.push(ok('podman service', 'socket-activated (podman.socket)'));
+    else
+      findings.push(
+        warn(
+          'podman service',
+          `\`${facts.service.join(' ')}\` exits after ${idle} s without a request`,
+          `start it with --time=0 (podman system service --time=0 unix://${facts.socket ?? ROOTFUL_SOCKET}), or use systemd's podman.socket (sudo systemctl enable --now podman.socket; rootless: systemctl --user enable --now podman.socket)`,
+        ),
+      );
   }
 
-  findings.push({
-    severity: 'ok',
-    check: 'podman healthchecks',
-    detail:
+  findings.push(
+    ok(
+      'podman healthchecks',
       "HEALTHCHECKs run only where Podman has systemd; enginepool does not need them (it probes engines and Gluetun's control server itself)",
-  });
+    ),
+  );
   return findings;
 }
 

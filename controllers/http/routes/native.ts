@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Controller, EngineInfo } from '../../loop/controller.js';
+import type { Controller } from '../../loop/controller.js';
+import type { EngineInfo, ReadModel } from '../../loop/readModel.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { StreamRegistry } from '../../streams/registry.js';
 import { ApiError, errorReply, type Reply, type Route } from '../server.js';
@@ -10,6 +11,7 @@ import { ApiError, errorReply, type Reply, type Route } from '../server.js';
 /** What the routes act on. */
 export interface ApiDeps {
   readonly controller: Controller;
+  readonly view: ReadModel;
   readonly registry: StreamRegistry;
   readonly metrics: Metrics;
   /** Asks for a reconcile pass now (a stream changed how many engines are free). */
@@ -40,10 +42,10 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 }
 
 /** The engines of `pool`; 404 for a pool not in the file, 503 for one not observed yet. */
-export function poolEngines(controller: Controller, pool: string): EngineInfo[] {
-  const engines = controller.engines(pool);
+export function poolEngines(view: ReadModel, pool: string): EngineInfo[] {
+  const engines = view.engines(pool);
   if (engines) return engines;
-  if (controller.spec()?.pools.some((p) => p.name === pool)) {
+  if (view.spec()?.pools.some((p) => p.name === pool)) {
     throw new ApiError(503, 'not_ready', `pool "${pool}" has not been observed yet; retry shortly`, {
       retryAfterSeconds: 1,
     });
@@ -52,7 +54,7 @@ export function poolEngines(controller: Controller, pool: string): EngineInfo[] 
 }
 
 function engineOf(deps: ApiDeps, pool: string, name: string): EngineInfo {
-  const engine = poolEngines(deps.controller, pool).find((e) => e.name === name);
+  const engine = poolEngines(deps.view, pool).find((e) => e.name === name);
   if (!engine) throw new ApiError(404, 'engine_not_found', `no engine "${name}" in pool "${pool}"`);
   return engine;
 }
@@ -70,10 +72,10 @@ export function rankForStream(engines: readonly EngineInfo[]): EngineInfo[] {
 
 /** The native routes. */
 export function apiRoutes(deps: ApiDeps): Route[] {
-  const { controller, registry } = deps;
+  const { controller, view, registry } = deps;
   const poolOr404 = (pool: string) => {
-    poolEngines(controller, pool);
-    return controller.poolStatus(pool)!;
+    poolEngines(view, pool);
+    return view.poolStatus(pool)!;
   };
   return [
     { method: 'GET', path: '/livez', handle: () => ({ status: 200, body: { status: 'ok' } }) },
@@ -81,7 +83,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       method: 'GET',
       path: '/readyz',
       handle: () => {
-        const { ready, reason } = controller.readiness();
+        const { ready, reason } = view.readiness();
         return ready ? { status: 200, body: { status: 'ready' } } : errorReply(503, 'not_ready', reason);
       },
     },
@@ -96,7 +98,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     {
       method: 'GET',
       path: '/api/v1/pools',
-      handle: () => ({ status: 200, body: controller.poolStatuses() }),
+      handle: () => ({ status: 200, body: view.poolStatuses() }),
     },
     {
       method: 'GET',
@@ -106,7 +108,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     {
       method: 'GET',
       path: '/api/v1/pools/:pool/engines',
-      handle: ({ params }) => ({ status: 200, body: poolEngines(controller, params.pool!) }),
+      handle: ({ params }) => ({ status: 200, body: poolEngines(view, params.pool!) }),
     },
     {
       method: 'POST',
@@ -142,7 +144,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       path: '/api/v1/pools/:pool/acquire',
       mutating: true,
       handle: ({ params, body }) => {
-        const engines = poolEngines(controller, params.pool!);
+        const engines = poolEngines(view, params.pool!);
         const id = parseBody(AcquireBody, body)?.id ?? randomUUID();
         const open = registry.get(id);
         if (open) {
@@ -182,12 +184,9 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       mutating: true,
       handle: ({ params }) => {
         poolOr404(params.pool!);
-        controller.machines.resetBreaker(params.pool!);
+        const circuitBreaker = controller.resetBreaker(params.pool!);
         deps.wake(`circuit breaker of ${params.pool} reset`);
-        return {
-          status: 200,
-          body: { circuitBreaker: controller.machines.breakerViews().get(params.pool!) },
-        };
+        return { status: 200, body: { circuitBreaker } };
       },
     },
   ];

@@ -1,0 +1,15 @@
+import { enginePoolJsonSchema } from '../../../state/schema.js';
+import type { Command } from '../command.js';
+
+export const schema: Command = {
+  name: 'schema',
+  summary: 'print the JSON Schema (draft-07) of the file, for editors',
+  usage: `Usage: enginepool schema
+
+Prints the JSON Schema (draft-07) of the desired-state file on stdout, for editors' completion and checks.`,
+  options: {},
+  run: async (_parsed, io) => {
+    io.out(JSON.stringify(enginePoolJsonSchema(), null, 2));
+    return 0;
+  },
+};
