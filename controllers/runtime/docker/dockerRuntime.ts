@@ -14,7 +14,7 @@ import {
   EventTranslator,
   isPodman,
   type PodmanEvent,
-  podmanConflictKind,
+  podmanErrorKind,
 } from './podman.js';
 
 // The one file that imports dockerode: the Runtime over Docker's Engine API, Docker's errors normalised
@@ -70,7 +70,7 @@ export function normaliseError(op: string, error: unknown): RuntimeError {
     return new RuntimeError('unavailable', op, `Docker is not reachable: ${text}`);
   }
   let kind: RuntimeErrorKind = status >= 500 ? 'server' : 'badRequest';
-  const podmanKind = status === 500 ? podmanConflictKind(text) : undefined;
+  const podmanKind = status === 500 ? podmanErrorKind(text) : undefined;
   if (podmanKind) kind = podmanKind;
   else if (/port is already allocated|address already in use|bind for .* failed/i.test(text))
     kind = 'portInUse';
@@ -129,12 +129,12 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): Runtime
     for (let i = 0; i < unknown.length; i += 8) {
       await Promise.all(
         unknown.slice(i, i + 8).map(async (id) => {
-          const details = await orUndefined(
-            call(
-              'inspect',
-              async () => (await api.getContainer(id).inspect()) as unknown as DockerContainerDetails,
-            ),
-          );
+          // Why: a container removed since the list fails its inspect; its mode stays unknown and
+          // it is listed as Podman lists it, until the next list.
+          const details = await call(
+            'inspect',
+            async () => (await api.getContainer(id).inspect()) as unknown as DockerContainerDetails,
+          ).catch(() => undefined);
           const mode = details?.HostConfig?.NetworkMode;
           if (mode) networkModes.set(id, mode);
         }),

@@ -12,14 +12,16 @@ export function isPodman(components: readonly { readonly Name?: string }[] | und
 
 /**
  * The kind of a Podman error whose status does not say it: Podman answers 500 where Docker says 409
- * (a taken name, a running container removed without force, a container others depend on).
+ * (a taken name, a running container removed without force, a container others depend on) or 404 (a
+ * container inspected while it is being removed).
  */
-export function podmanConflictKind(message: string): RuntimeErrorKind | undefined {
+export function podmanErrorKind(message: string): RuntimeErrorKind | undefined {
   if (/that name is already in use|name "[^"]*" is in use/i.test(message)) return 'nameConflict';
   // Why: Podman tracks `container:` network mode as a dependency; the VPN container cannot go before
   // the engines in its namespace (podman#23898). Docker allows it; this is a conflict, not a broken daemon.
   if (/has dependent containers which must be removed before it|container state improper/i.test(message))
     return 'conflict';
+  if (/^container [0-9a-f]+ does not exist/i.test(message)) return 'notFound';
   return undefined;
 }
 
