@@ -59,6 +59,11 @@ describe("Podman's errors", () => {
       'imageNotFound',
     ],
     [
+      'a container inspected while it is being removed (500)',
+      http(500, 'container 81f5af91e181543cef66a869d02a3032265421f9240e595621053951e5fe374b does not exist '),
+      'notFound',
+    ],
+    [
       'a missing container',
       http(404, 'no container with name or ID "pod-nope" found: no such container'),
       'notFound',
