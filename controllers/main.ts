@@ -6,6 +6,8 @@ import { SpecSource } from './config/specSource.js';
 import { compatRoutes } from './http/compat/compat.js';
 import { apiRoutes } from './http/routes/native.js';
 import { createHttpServer } from './http/server.js';
+import { StatusHub } from './http/status/hub.js';
+import { readSnapshot, statusRoutes } from './http/status/routes.js';
 import { Controller } from './loop/controller.js';
 import { concernsPools, DockerEvents } from './loop/events.js';
 import { Loop } from './loop/loop.js';
@@ -67,7 +69,12 @@ export async function runController(options: RunOptions): Promise<number> {
   logger.info({ stateDir, config: resolve(options.config) }, 'starting enginepool');
 
   let loop: Loop | undefined;
-  const wake = (reason: string) => loop?.wake(reason);
+  let hub: StatusHub | undefined;
+  // Why: what woke the loop (a stream, an event) may already show on the status page, before the pass.
+  const wake = (reason: string) => {
+    loop?.wake(reason);
+    hub?.changed();
+  };
   const specSource = new SpecSource({
     path: options.config,
     env,
@@ -102,6 +109,11 @@ export async function runController(options: RunOptions): Promise<number> {
     self: () => self,
     ...(env.ENGINEPOOL_ENGINE_HOST ? { engineHost: env.ENGINEPOOL_ENGINE_HOST } : {}),
     wake,
+    onPublish: () => hub?.changed(),
+  });
+  hub = new StatusHub({
+    clock,
+    build: () => readSnapshot(controller.view, specSource.current(), clock.now()),
   });
   const watcher = new StreamWatcher({
     registry,
@@ -140,7 +152,11 @@ export async function runController(options: RunOptions): Promise<number> {
   const token = env.ENGINEPOOL_API_TOKEN || undefined;
   const deps = { controller, view: controller.view, registry, metrics, logger, clock, wake };
   const server = createHttpServer({
-    routes: [...apiRoutes(deps), ...compatRoutes(deps)],
+    routes: [
+      ...apiRoutes(deps),
+      ...compatRoutes(deps),
+      ...statusRoutes({ view: controller.view, specState: () => specSource.current(), clock, hub }),
+    ],
     ...(token ? { token } : {}),
     logger,
   });
@@ -177,6 +193,7 @@ export async function runController(options: RunOptions): Promise<number> {
   events.stop();
   specSource.close();
   controller.close();
+  hub.close();
   server.closeAllConnections();
   await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
   registry.close();

@@ -29,7 +29,7 @@ export interface PoolPlan {
 }
 
 /** Why creates were held back. */
-export type BlockCode = 'CircuitOpen' | 'VpnNotReady' | 'PortsExhausted';
+export type BlockCode = 'CircuitOpen' | 'PortsExhausted';
 
 /** The plan of one tick. */
 export interface Plan {
@@ -45,13 +45,8 @@ export interface Plan {
 }
 
 function gateCreates(snapshot: PoolSnapshot, creates: readonly CreateIntent[], plannedFailures: number) {
+  // A VPN that is not usable is not gated here: the replicas reconciler plans nothing behind it.
   if (creates.length === 0) return { allowed: creates };
-  if (snapshot.vpn && !snapshot.vpn.usable) {
-    return {
-      allowed: [],
-      blocked: { count: creates.length, reason: snapshot.vpn.holdReason!, code: 'VpnNotReady' as const },
-    };
-  }
   const { breaker } = snapshot;
   // Why: removing engines that failed records failures when this plan runs; if they open the
   // breaker, a create in the same plan would be one more call of a systematic failure.

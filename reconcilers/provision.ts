@@ -1,4 +1,5 @@
 import { describeBreaker } from '../state/machines/circuitBreaker.js';
+import { plural } from '../state/words.js';
 import type { PoolPlan } from './plan.js';
 
 // Whether a pool can start one more engine on request (`POST /provision/acestream`), and if not, why,
@@ -61,7 +62,7 @@ export function provisionRefusal(plan: PoolPlan, pending: number, now: number): 
         : `max ${pool.replicas.max}`;
     return {
       code: 'max_capacity',
-      message: `pool "${pool.name}" runs ${running} engines${pending > 0 ? ` and ${pending} more are being started` : ''}: ${why}; wait for streams to end or raise replicas.max`,
+      message: `pool "${pool.name}" runs ${plural(running, 'engine')}${pending > 0 ? ` and ${pending} more are being started` : ''}: ${why}; wait for streams to end or raise replicas.max`,
       recoveryEtaSeconds: null,
       canRetry: false,
       shouldWait: true,

@@ -1,3 +1,4 @@
+import { plural } from '../state/words.js';
 import type { Intent, RemoveAction } from './actions.js';
 import type { EngineStatus, PoolSnapshot } from './engines.js';
 
@@ -97,12 +98,12 @@ export function reconcileReplicas(
   if (desiredRaw > max) {
     limit = {
       reason: 'MaxReached',
-      message: `${used} engines in use + minFree ${minFree} = ${used + minFree} wanted, capped at max ${max}`,
+      message: `${plural(used, 'engine')} in use + minFree ${minFree} = ${used + minFree} wanted, capped at max ${max}`,
     };
   } else if (desired > cap) {
     limit = {
       reason: 'PortsExhausted',
-      message: `${desired} engines wanted but only ${snapshot.ports.capacity} usable host ports${pool.vpn ? ' published by the VPN' : ''} in ${pool.hostRange.start}-${pool.hostRange.end}`,
+      message: `${plural(desired, 'engine')} wanted but only ${snapshot.ports.capacity} usable host ports${pool.vpn ? ' published by the VPN' : ''} in ${pool.hostRange.start}-${pool.hostRange.end}`,
     };
   }
 

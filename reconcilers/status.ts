@@ -1,4 +1,5 @@
 import { describeBreaker } from '../state/machines/circuitBreaker.js';
+import { plural } from '../state/words.js';
 import { type EngineState, type EngineStatus, engineState } from './engines.js';
 import type { PoolPlan } from './plan.js';
 
@@ -109,7 +110,7 @@ export function poolStatus(input: PoolStatusInput): PoolStatus {
       type: 'Ready',
       status: 'True',
       reason: 'MinFreeAvailable',
-      message: `${free} free engines ready (minFree ${minFree})`,
+      message: `${plural(free, 'free engine')} ready (minFree ${minFree})`,
     });
   } else if (plan.limit) {
     conditions.push({
@@ -142,14 +143,41 @@ export function poolStatus(input: PoolStatusInput): PoolStatus {
       type: 'Progressing',
       status: 'True',
       reason: 'ScalingUp',
-      message: `${plan.desired} engines wanted, ${starting} starting`,
+      message: `${plural(plan.desired, 'engine')} wanted, ${starting} starting`,
     });
   } else if (input.planned.length > 0) {
     conditions.push({
       type: 'Progressing',
       status: 'True',
       reason: 'Reconciling',
-      message: `${input.planned.length} actions this pass`,
+      message: `${plural(input.planned.length, 'action')} this pass`,
+    });
+  } else if (vpn && !vpn.usable) {
+    // Why: behind a VPN that is not usable nothing is started or judged; "Converged" said the pool
+    // matched the file while it waited (an empty pool included).
+    conditions.push({
+      type: 'Progressing',
+      status: 'False',
+      reason: 'VpnNotReady',
+      message: `nothing is started until the VPN is usable: ${vpn.holdReason ?? 'VPN not ready'}`,
+    });
+  } else if (plan.blocked) {
+    // Why: with every create held back the pool does not match the file; "Converged" said it did.
+    const { count, code, reason } = plan.blocked;
+    conditions.push({
+      type: 'Progressing',
+      status: 'False',
+      reason: code,
+      message: `${count} ${count === 1 ? 'create' : 'creates'} held back: ${reason}`,
+    });
+  } else if (engines.length > plan.desired) {
+    // Why: free engines above what is wanted go only after scaleDownDelaySeconds; until then the pool
+    // does not match the file yet, and "Converged" said it did.
+    conditions.push({
+      type: 'Progressing',
+      status: 'True',
+      reason: 'ScalingDown',
+      message: `${plural(engines.length, 'engine')} running, ${plan.desired} wanted: free engines go after scaleDownDelaySeconds (${pool.replicas.scaleDownDelaySeconds}s)`,
     });
   } else {
     conditions.push({
@@ -201,7 +229,7 @@ export function poolStatus(input: PoolStatusInput): PoolStatus {
           type: 'ScalingLimited',
           status: 'False',
           reason: 'WithinLimits',
-          message: `${plan.desired} engines wanted, max ${max}`,
+          message: `${plural(plan.desired, 'engine')} wanted, max ${max}`,
         },
   );
 

@@ -18,10 +18,12 @@ set -euo pipefail
 
 readonly LABEL=io.enginepool.test.content-hash
 # Bump when the way the build context is assembled changes (part of the hash).
-readonly RECIPE=stand-in-context-v1
+readonly RECIPE=stand-in-context-v2
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 IMAGES_DIR=$ROOT/test/images
+# Shell shared by every stand-in, installed in each image under /usr/local/lib/stand-in-common/.
+COMMON_DIR=$IMAGES_DIR/common
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 TAG=${IMAGE_TAG:-dev}
 
@@ -66,16 +68,18 @@ fi
 
 busybox_sum=$(sha256sum "$BUSYBOX" | cut -d' ' -f1)
 
-# sha256 of: recipe, busybox, and every file of the directory (relative path, mode, content).
+# sha256 of: recipe, busybox, and every file of the directory and of common/ (path, mode, content).
 content_hash() {
-	local dir=$1
+	local dir
 	{
 		echo "recipe $RECIPE"
 		echo "busybox $busybox_sum"
-		(cd "$dir" && find . -type f -print0 | LC_ALL=C sort -z |
-			while IFS= read -r -d '' f; do
-				printf 'file %s %s %s\n' "$f" "$(stat -c %a "$f")" "$(sha256sum <"$f" | cut -d' ' -f1)"
-			done)
+		for dir in "$1" "$COMMON_DIR"; do
+			(cd "$dir" && find . -type f -print0 | LC_ALL=C sort -z |
+				while IFS= read -r -d '' f; do
+					printf 'file %s %s %s\n' "$f" "$(stat -c %a "$f")" "$(sha256sum <"$f" | cut -d' ' -f1)"
+				done)
+		done
 	} | sha256sum | cut -d' ' -f1
 }
 
@@ -101,6 +105,8 @@ for name in "${names[@]}"; do
 	cp -a "$dir/." "$ctx/"
 	# Scripts must be executable inside the image whatever the checkout's file modes are.
 	find "$ctx" -maxdepth 1 -type f ! -name Dockerfile ! -name '*.md' -exec chmod 0755 {} +
+	mkdir -p "$ctx/rootfs/usr/local/lib/stand-in-common"
+	cp "$COMMON_DIR"/*.sh "$ctx/rootfs/usr/local/lib/stand-in-common/"
 	cp "$BUSYBOX" "$ctx/rootfs/bin/busybox"
 	chmod 0755 "$ctx/rootfs/bin/busybox"
 	for applet in $("$BUSYBOX" --list); do

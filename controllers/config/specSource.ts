@@ -17,6 +17,8 @@ export interface SpecState {
   readonly generations: ReadonlyMap<string, number>;
   /** Set while the file on disk is not valid (the controller runs on the last valid spec meanwhile). */
   readonly error?: { readonly message: string; readonly issues: readonly SpecIssue[] };
+  /** When the file was last read with a change of content (ms). */
+  readonly reloadedAt?: number;
 }
 
 /** Options of a {@link SpecSource}. */
@@ -80,7 +82,7 @@ export class SpecSource {
     const { logger, metrics } = this.options;
     if (!result.ok) {
       const message = formatIssues(this.path, result.issues);
-      this.state = { ...this.state, error: { message, issues: result.issues } };
+      this.state = { ...this.state, error: { message, issues: result.issues }, reloadedAt: now };
       metrics?.configReload(false, now);
       logger.error(
         {
@@ -105,7 +107,7 @@ export class SpecSource {
         generations.set(pool.name, generation);
       }
       this.pools = pools;
-      this.state = { spec: result.spec, generations };
+      this.state = { spec: result.spec, generations, reloadedAt: now };
       metrics?.configReload(true, now);
       logger.info(
         { file: this.path, why, pools: result.spec.pools.map((p) => p.name) },

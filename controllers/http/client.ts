@@ -67,8 +67,9 @@ export function httpGet(url: string, options: HttpGetOptions): Promise<HttpGetRe
 export async function httpProbe(
   url: string,
   timeoutMs: number,
+  get: typeof httpGet = httpGet,
 ): Promise<{ ok: true } | { ok: false; error: string }> {
-  const result = await httpGet(url, { timeoutMs });
+  const result = await get(url, { timeoutMs });
   if (!result.ok) return result;
   return result.status >= 200 && result.status < 300
     ? { ok: true }

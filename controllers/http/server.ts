@@ -1,5 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Logger } from '../observability/logger.js';
 
 // The HTTP server: a small router, JSON in and out, a body size limit, and bearer auth on mutating
@@ -10,9 +16,11 @@ import type { Logger } from '../observability/logger.js';
 export interface Reply {
   readonly status: number;
   readonly body?: unknown;
-  /** A non-JSON body (metrics). */
-  readonly text?: string;
+  /** A non-JSON body (metrics, the status page; bytes when compressed). */
+  readonly text?: string | Buffer;
   readonly headers?: Readonly<Record<string, string>>;
+  /** A body written over time (server-sent events): called with the response once headers are sent. */
+  readonly stream?: (res: ServerResponse) => void;
 }
 
 /** A request as a route sees it. */
@@ -21,6 +29,7 @@ export interface RequestContext {
   readonly query: URLSearchParams;
   /** The parsed JSON body, or undefined when there is none. */
   readonly body: unknown;
+  readonly headers: IncomingHttpHeaders;
 }
 
 /** One route. `mutating` routes need the bearer token. */
@@ -120,7 +129,13 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string> {
 
 function send(res: ServerResponse, reply: Reply): void {
   const headers: Record<string, string> = { 'Cache-Control': 'no-store', ...reply.headers };
-  let payload = '';
+  if (reply.stream) {
+    res.writeHead(reply.status, headers);
+    res.flushHeaders();
+    reply.stream(res);
+    return;
+  }
+  let payload: string | Buffer = '';
   if (reply.text !== undefined) payload = reply.text;
   else if (reply.body !== undefined) {
     payload = `${JSON.stringify(reply.body)}\n`;
@@ -169,7 +184,7 @@ export function createHttpServer(options: HttpOptions): Server {
         }
       }
     }
-    return await route.handle({ params, query: url.searchParams, body });
+    return await route.handle({ params, query: url.searchParams, body, headers: req.headers });
   };
   return createServer((req, res) => {
     const started = performance.now();

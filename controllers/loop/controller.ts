@@ -7,6 +7,7 @@ import { isLive, type ObservedWorld } from '../../state/observed.js';
 import type { DesiredSpec } from '../../state/spec.js';
 import { engineHttpPort } from '../../state/template.js';
 import type { SpecState } from '../config/specSource.js';
+import type { httpGet } from '../http/client.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { engineEndpoint, type SelfLocation } from '../runtime/addressing.js';
@@ -55,6 +56,10 @@ export interface ControllerOptions {
   readonly concurrency?: number;
   /** Asks the loop for another pass soon (events, probe transitions, machine changes). */
   readonly wake: (reason: string) => void;
+  /** Called after every publication of the read model (the status page pushes it to its viewers). */
+  readonly onPublish?: () => void;
+  /** The HTTP client of the engine and Gluetun probes; the real one unless a test injects another. */
+  readonly httpGet?: typeof httpGet;
 }
 
 /** The controller: one reconcile pass at a time; readers use its {@link ReadModel}. */
@@ -80,6 +85,7 @@ export class Controller {
     this.prober = new EngineProber({
       clock,
       logger,
+      httpGet: options.httpGet,
       onTransition: (target, transition, record) =>
         this.onProbeTransition(target, transition, record.lastError),
     });
@@ -87,6 +93,7 @@ export class Controller {
       docker,
       clock,
       logger,
+      httpGet: options.httpGet,
       onResult: (pool, result, at) => this.machines.vpnProbed(pool, result, at),
     });
     this.executor = new Executor({ docker, clock, logger, concurrency: options.concurrency ?? 8 });
@@ -111,6 +118,9 @@ export class Controller {
       ...(options.engineHost !== undefined ? { engineHost: options.engineHost } : {}),
       probes: () => this.prober.view(),
       waitingProvisions: (pool) => this.provisions.count(pool),
+      actions: (pool) => this.outcomes.actions(pool),
+      transitions: (pool) => this.machines.transitions(pool),
+      ...(options.onPublish ? { onPublish: options.onPublish } : {}),
     });
   }
 
@@ -217,6 +227,17 @@ export class Controller {
     const observed = performance.now();
     const plan = planTick({ spec, world, view, now });
     this.logBlocked(plan);
+    const publish = () =>
+      this.view.publish({
+        spec,
+        world,
+        plan,
+        observedGenerations: this.observedGenerations,
+        problem: (pool) => this.outcomes.problem(pool),
+        now,
+      });
+    // Why: acting can take seconds (slow start, a busy Docker); what this pass saw is shown at once.
+    publish();
     const planned = performance.now();
     const poolsByName = new Map(spec.pools.map((p) => [p.name, p]));
     const outcomes = await this.executor.execute(
@@ -256,14 +277,7 @@ export class Controller {
       );
       this.observedGenerations.set(pool.name, specState.generations.get(pool.name) ?? 1);
     }
-    this.view.publish({
-      spec,
-      world,
-      plan,
-      observedGenerations: this.observedGenerations,
-      problem: (pool) => this.outcomes.problem(pool),
-      now: now,
-    });
+    publish();
     // Why: a failed action is retried soon by a fresh plan, but never in a hot loop.
     const retryAt = outcomes.some((o) => !o.ok && !o.skipped) ? now + RETRY_AFTER_FAILURE_MS : undefined;
     // Why: a provision request this pass could neither answer nor refuse (the room went to other

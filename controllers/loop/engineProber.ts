@@ -6,7 +6,7 @@ import {
   type ProbeRecord,
   recordProbe,
 } from '../../state/health.js';
-import { httpProbe } from '../http/client.js';
+import { type httpGet, httpProbe } from '../http/client.js';
 import type { Logger } from '../observability/logger.js';
 import { DueJobs } from './dueTimer.js';
 
@@ -32,6 +32,8 @@ export interface EngineProberOptions {
   readonly logger: Logger;
   /** Probes in flight at once. */
   readonly concurrency?: number;
+  /** The HTTP client of the probes; the real one unless a test injects another. */
+  readonly httpGet?: typeof httpGet;
   readonly onTransition: (target: ProbeTarget, transition: ProbeTransition, record: ProbeRecord) => void;
 }
 
@@ -88,7 +90,7 @@ export class EngineProber {
 
   private async probe(target: ProbeTarget): Promise<void> {
     const before = this.records.get(target.containerId);
-    const result = await httpProbe(target.url, target.settings.timeoutSeconds * 1000);
+    const result = await httpProbe(target.url, target.settings.timeoutSeconds * 1000, this.options.httpGet);
     // The engine went away, was restarted or moved while the probe ran: its answer no longer counts.
     if (
       !before ||

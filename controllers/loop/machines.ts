@@ -13,6 +13,40 @@ interface PoolMachines {
   readonly breaker: Actor<typeof circuitBreakerMachine>;
   readonly vpn?: Actor<typeof vpnLifecycleMachine>;
   templateHash: string;
+  /** The last change of state of each machine, for the status page. */
+  readonly transitions: { breaker?: MachineTransition; vpn?: MachineTransition };
+}
+
+/** A machine's change of state: when, from what, to what, and why. */
+export interface MachineTransition {
+  readonly at: number;
+  readonly from: string;
+  readonly to: string;
+  readonly reason: string;
+}
+
+/** Why a breaker entered `state`, told by the event that took it there. */
+function breakerReason(
+  state: string,
+  event: { type: string },
+  context: { failures: number; lastFailure?: string },
+): string {
+  if (state === 'open')
+    return `${context.failures} provisioning ${context.failures === 1 ? 'failure' : 'failures'}${context.lastFailure ? `; last: ${context.lastFailure}` : ''}`;
+  if (state === 'halfOpen')
+    return event.type === 'TEMPLATE_CHANGED'
+      ? 'template edited: one trial create'
+      : 'cool-down over: one trial create';
+  return event.type === 'RESET_REQUESTED'
+    ? 'reset (by the API, or Docker answered again)'
+    : 'the trial engine became ready';
+}
+
+/** Why a VPN machine entered `phase`. */
+function vpnReason(phase: string, lastError: string | null): string {
+  if (phase === 'emergency') return lastError ?? 'probes failed';
+  if (phase === 'recovering') return 'probes answer again; waiting for it to stay up';
+  return 'probes answer';
 }
 
 function breakerInput(pool: PoolSpec) {
@@ -71,9 +105,14 @@ export class Machines {
 
   private start(pool: PoolSpec): PoolMachines {
     const log = this.logger.child({ pool: pool.name });
+    const transitions: PoolMachines['transitions'] = {};
+    let lastBreaker = 'closed';
     const breakerMachine = circuitBreakerMachine.provide({
       actions: {
-        announce: ({ context }, { state }) => {
+        announce: ({ context, event }, { state }) => {
+          const reason = breakerReason(state, event, context);
+          transitions.breaker = { at: this.clock.now(), from: lastBreaker, to: state, reason };
+          lastBreaker = state;
           if (state === 'open') {
             const retryAt =
               context.openedAt === undefined
@@ -101,6 +140,8 @@ export class Machines {
       const vpnMachine = vpnLifecycleMachine.provide({
         actions: {
           announce: ({ context }, { phase }) => {
+            const reason = vpnReason(phase, context.lastError);
+            transitions.vpn = { at: this.clock.now(), from: lastPhase, to: phase, reason };
             log[phase === 'emergency' ? 'warn' : 'info'](
               { from: lastPhase, to: phase, reason: context.lastError ?? undefined },
               `VPN ${phase}`,
@@ -123,7 +164,7 @@ export class Machines {
       });
       vpn.start();
     }
-    return { breaker, ...(vpn ? { vpn } : {}), templateHash: pool.templateHash };
+    return { breaker, ...(vpn ? { vpn } : {}), templateHash: pool.templateHash, transitions };
   }
 
   /** Records a provisioning failure of a pool. */
@@ -169,6 +210,11 @@ export class Machines {
         publicIp: result.publicIp,
       });
     else vpn.send({ type: 'PROBE_FAILED', at, reason: result.reason });
+  }
+
+  /** The last change of state of a pool's breaker and VPN machine (none before the first). */
+  transitions(pool: string): { breaker?: MachineTransition; vpn?: MachineTransition } {
+    return this.pools.get(pool)?.transitions ?? {};
   }
 
   breakerViews(): Map<string, BreakerView> {

@@ -3,11 +3,13 @@ import type { Problem } from '../../reconcilers/status.js';
 import type { Clock } from '../../state/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { ActionLog, type LoggedAction } from './actionLog.js';
 import type { Outcome } from './executor.js';
 import type { Machines } from './machines.js';
 
 // What came of a pass's actions, turned into what the rest of the controller needs: one log line and a
-// metric per action, failures fed to the breaker, and each pool's latest problem for its conditions.
+// metric per action, failures fed to the breaker, each pool's latest problem for its conditions, and
+// each pool's last actions for the status page.
 // Skip and failure reasons arrive as data (SkipCode, FailureReason), never matched as text.
 
 /** Options of an {@link OutcomeRecorder}. */
@@ -23,12 +25,18 @@ export interface OutcomeRecorderOptions {
 /** Records outcomes and keeps each pool's latest problem. */
 export class OutcomeRecorder {
   private readonly problems = new Map<string, Problem>();
+  private readonly log = new ActionLog();
 
   constructor(private readonly options: OutcomeRecorderOptions) {}
 
   /** The latest problem of `pool` (named in its Degraded condition), if any. */
   problem(pool: string): Problem | undefined {
     return this.problems.get(pool);
+  }
+
+  /** The last actions of `pool`, newest first. */
+  actions(pool: string): readonly LoggedAction[] {
+    return this.log.of(pool);
   }
 
   /** An engine of `pool` answered: provisioning works again. */
@@ -41,6 +49,7 @@ export class OutcomeRecorder {
   record(outcomes: readonly Outcome[]): void {
     const { logger, metrics, machines } = this.options;
     const breakers = machines.breakerViews();
+    this.log.record(outcomes, this.options.clock.now());
     for (const outcome of outcomes) {
       const { action } = outcome;
       const log = logger.child({ pool: action.pool });

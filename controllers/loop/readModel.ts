@@ -9,6 +9,8 @@ import type { SpecState } from '../config/specSource.js';
 import type { Metrics } from '../observability/metrics.js';
 import { engineEndpoint, type SelfLocation } from '../runtime/addressing.js';
 import type { StreamRegistry } from '../streams/registry.js';
+import type { LoggedAction } from './actionLog.js';
+import type { MachineTransition } from './machines.js';
 
 // What the API, the CLI and the metrics read: each pool's status and engines as of the last pass, and
 // whether the controller is ready. The tick publishes into it; nothing here acts on the world.
@@ -47,6 +49,12 @@ export interface ReadModelOptions {
   readonly probes: () => ReadonlyMap<string, ProbeRecord>;
   /** Provision requests of a pool still waiting for an engine. */
   readonly waitingProvisions: (pool: string) => number;
+  /** A pool's last actions, newest first. */
+  readonly actions: (pool: string) => readonly LoggedAction[];
+  /** The last change of state of a pool's breaker and VPN machine. */
+  readonly transitions: (pool: string) => { breaker?: MachineTransition; vpn?: MachineTransition };
+  /** Called after every publication (the status page pushes it to its viewers). */
+  readonly onPublish?: () => void;
 }
 
 /** One pass's facts, as the tick publishes them. */
@@ -139,6 +147,16 @@ export class ReadModel {
     return [...this.sources.keys()].flatMap((pool) => this.engines(pool) ?? []);
   }
 
+  /** The last actions of `pool`, newest first. */
+  lastActions(pool: string): readonly LoggedAction[] {
+    return this.options.actions(pool);
+  }
+
+  /** The last change of state of the breaker and the VPN machine of `pool`. */
+  transitions(pool: string): { breaker?: MachineTransition; vpn?: MachineTransition } {
+    return this.options.transitions(pool);
+  }
+
   /** Why `pool` cannot start one more engine now (requests already waiting included), or undefined. */
   provisionRefusal(pool: string): ProvisionRefusal | undefined {
     const plan = this.sources.get(pool)?.plan;
@@ -203,6 +221,7 @@ export class ReadModel {
     for (const name of this.statuses.keys()) if (!statuses.has(name)) metrics.forgetPool(name);
     this.statuses = statuses;
     this.sources = sources;
+    this.options.onPublish?.();
   }
 
   private engineInfo({ pool, plan, world }: EngineSource): EngineInfo[] {

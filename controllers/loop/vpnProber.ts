@@ -36,8 +36,9 @@ async function get(
   path: string,
   apiKey: string | undefined,
   timeoutMs: number,
+  client: typeof httpGet,
 ): Promise<Answer> {
-  const answer = await httpGet(new URL(path, base).href, {
+  const answer = await client(new URL(path, base).href, {
     timeoutMs,
     maxBytes: CONTROL_BODY_LIMIT,
     headers: apiKey ? { 'X-API-Key': apiKey } : {},
@@ -55,6 +56,7 @@ export async function probeVpn(
   docker: Runtime,
   settings: GluetunSettings,
   timeoutMs = 3_000,
+  client = httpGet,
 ): Promise<VpnProbeResult> {
   const details = await docker.inspectContainer(settings.container);
   if (!details)
@@ -74,7 +76,7 @@ export async function probeVpn(
       reason: `Docker reports VPN container "${settings.container}" ${health}`,
     };
   }
-  return await probeControlServer(settings, health, timeoutMs);
+  return await probeControlServer(settings, health, timeoutMs, client);
 }
 
 /**
@@ -86,11 +88,12 @@ export async function probeControlServer(
   settings: GluetunSettings,
   dockerHealth: string | undefined,
   timeoutMs = 3_000,
+  client = httpGet,
 ): Promise<VpnProbeResult> {
   const base = settings.controlUrl;
   let status: Answer;
   try {
-    status = await get(base, '/v1/vpn/status', settings.apiKey, timeoutMs);
+    status = await get(base, '/v1/vpn/status', settings.apiKey, timeoutMs, client);
   } catch (error) {
     return {
       ok: false,
@@ -122,7 +125,7 @@ export async function probeControlServer(
   }
   let publicIp: string | null = null;
   try {
-    const answer = await get(base, '/v1/publicip/ip', settings.apiKey, timeoutMs);
+    const answer = await get(base, '/v1/publicip/ip', settings.apiKey, timeoutMs, client);
     if (answer.status === 200) publicIp = parsePublicIp(answer.body);
   } catch {
     // The public IP is informative only.
@@ -130,9 +133,9 @@ export async function probeControlServer(
   let forwardedPort: number | null = null;
   if (settings.forwardedPort) {
     try {
-      let answer = await get(base, '/v1/portforward', settings.apiKey, timeoutMs);
+      let answer = await get(base, '/v1/portforward', settings.apiKey, timeoutMs, client);
       if (answer.status === 400 || answer.status === 404) {
-        answer = await get(base, '/v1/openvpn/portforwarded', settings.apiKey, timeoutMs);
+        answer = await get(base, '/v1/openvpn/portforwarded', settings.apiKey, timeoutMs, client);
       }
       if (answer.status === 200) forwardedPort = parseForwardedPort(answer.body);
       else if (answer.status === 401)
@@ -153,6 +156,8 @@ export interface VpnProberOptions {
   readonly docker: Runtime;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The HTTP client of the control server; the real one unless a test injects another. */
+  readonly httpGet?: typeof httpGet;
   readonly onResult: (pool: string, result: VpnProbeResult, at: number) => void;
 }
 
@@ -182,7 +187,7 @@ export class VpnProber {
     const timer = this.options.clock.setTimeout(async () => {
       let result: VpnProbeResult;
       try {
-        result = await probeVpn(this.options.docker, settings);
+        result = await probeVpn(this.options.docker, settings, undefined, this.options.httpGet);
       } catch (error) {
         result = {
           ok: false,

@@ -42,6 +42,8 @@ describe('circuit breaker', () => {
     expect(view()).toMatchObject({ state: 'halfOpen', createsAllowed: 0 });
     actor.send({ type: 'PROVISION_SUCCEEDED', at: clock.now() });
     expect(view()).toMatchObject({ state: 'closed', failures: 0, createsAllowed: Number.POSITIVE_INFINITY });
+    // A closed breaker has no failure to report: the last one belonged to the episode that ended.
+    expect(view().lastFailure).toBeUndefined();
   });
 
   it('opens again when the trial fails, for another openMs', () => {

@@ -45,7 +45,7 @@ const breakerSetup = setup({
       lastFailure: params.reason,
     })),
     markOpened: assign((_, params: { at: number }) => ({ openedAt: params.at })),
-    resetFailures: assign({ failures: 0, openedAt: undefined }),
+    resetFailures: assign({ failures: 0, openedAt: undefined, lastFailure: undefined }),
     applySettings: assign((_, params: { settings: BreakerInput }) => ({ ...params.settings })),
     /** A state was entered: the shell provides what to do (log it, wake the loop); the machine says when. */
     announce: (_, _params: { state: BreakerState }) => {},

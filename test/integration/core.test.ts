@@ -100,7 +100,6 @@ describe('streams drive the pool size', () => {
     expect(capped.circuitBreaker).toMatchObject({ state: 'closed', failures: 0 });
     const portsBefore = (await poolContainers(pool)).map((x) => x.labels['io.enginepool.host-port']).sort();
 
-    const ended = Date.now();
     for (const [engine, id] of [
       [`${pool}-2`, 's2'],
       [`${pool}-3`, 's3'],
@@ -111,11 +110,31 @@ describe('streams drive the pool size', () => {
       });
       expect(reply.body).toEqual({ ended: true });
     }
+    // Why: a status is as of its pass, before that pass acts. One that counts the ended streams (one
+    // engine used), still three engines, and says it scales down is a pass that saw the pool free and
+    // waited for the delay instead of removing at once.
+    await waitFor('a pass that sees the streams ended and waits for the delay', async () => {
+      const status = await c.pool(pool);
+      const progressing = status.conditions.find((x: any) => x.type === 'Progressing');
+      return (
+        status.replicas.used === 1 && status.replicas.total === 3 && progressing.reason === 'ScalingDown'
+      );
+    });
     await waitFor('the pool to shrink to 2', async () => (await runningNames(pool)).length === 2, {
       timeoutMs: 20_000,
     });
-    expect(Date.now() - ended).toBeGreaterThanOrEqual(4_000);
     expect(await runningNames(pool)).toEqual([`${pool}-1`, `${pool}-2`]);
+    // The controller's own account of the removal (logged once Docker answered): free for at least
+    // scaleDownDelaySeconds.
+    const shrunk = await waitFor('the scale-down logged', () => {
+      const lines = c
+        .logLines()
+        .filter((line) => line.action === 'remove' && String(line.reason).startsWith('scale down'));
+      return lines.length > 0 ? lines : undefined;
+    });
+    expect(shrunk.map((line) => line.engine)).toEqual([`${pool}-3`]);
+    for (const line of shrunk)
+      expect(Number(/free for (\d+)s/.exec(String(line.reason))?.[1])).toBeGreaterThanOrEqual(4);
 
     expect(await start(`${pool}-2`, 's4')).toBe(201);
     // Why: a status is as of the last pass; three running containers and three ready engines together

@@ -13,11 +13,19 @@ import { type DesiredSpec, type PoolSpec, parseSpec } from '../../state/spec.js'
 
 // Builders for pure tests: specs from real YAML, Docker list items, and machine views.
 
-/** A pool parsed from YAML, with `spec` lines merged in (indented under `spec:`). */
-export function poolSpec(
-  options: { name?: string; replicas?: string; extra?: string; image?: string; range?: string } = {},
-): PoolSpec {
-  const text = `apiVersion: enginepool/v1
+/** What {@link poolYaml} varies. */
+export interface PoolYamlOptions {
+  readonly name?: string;
+  readonly replicas?: string;
+  /** `spec` lines merged in (indented under `spec:`). */
+  readonly extra?: string;
+  readonly image?: string;
+  readonly range?: string;
+}
+
+/** The YAML document of one pool. */
+export function poolYaml(options: PoolYamlOptions = {}): string {
+  return `apiVersion: enginepool/v1
 kind: EnginePool
 metadata:
   name: ${options.name ?? 'ace'}
@@ -29,7 +37,11 @@ spec:
   ports:
     hostRange: ${options.range ?? '19000-19009'}
 ${options.extra ?? ''}`;
-  const result = parseSpec(text);
+}
+
+/** A pool parsed from {@link poolYaml}. */
+export function poolSpec(options: PoolYamlOptions = {}): PoolSpec {
+  const result = parseSpec(poolYaml(options));
   if (!result.ok) throw new Error(JSON.stringify(result.issues));
   return result.spec.pools[0]!;
 }
@@ -145,4 +157,44 @@ export function view(
 /** Probe records marking these engines of `pool` ready. */
 export function allReady(pool: PoolSpec, indexes: number[], at = 0): Record<string, ProbeRecord> {
   return Object.fromEntries(indexes.map((i) => [`id-${pool.name}-${i}`, ready(at)]));
+}
+
+/** The `spec` lines of a VPN pool behind Gluetun container `gluetun` (for {@link poolSpec}'s `extra`). */
+export function vpnExtra(settings: Record<string, string | number | boolean> = {}): string {
+  const lines = Object.entries({ container: 'gluetun', ...settings }).map(
+    ([key, value]) => `      ${key}: ${value}\n`,
+  );
+  return `  vpn:\n    gluetun:\n${lines.join('')}`;
+}
+
+/** Docker's inspect of the Gluetun container: running, publishing the pool's whole default range. */
+export function gluetunDetails(
+  options: { id?: string; state?: string; startedAt?: number; ports?: number[] } = {},
+): DockerContainerDetails {
+  const ports = options.ports ?? Array.from({ length: 10 }, (_, i) => 19000 + i);
+  return {
+    Id: options.id ?? 'id-gluetun',
+    Name: '/gluetun',
+    State: {
+      Status: options.state ?? 'running',
+      Running: (options.state ?? 'running') === 'running',
+      StartedAt: new Date(options.startedAt ?? 0).toISOString(),
+    },
+    HostConfig: {
+      PortBindings: Object.fromEntries(ports.map((p) => [`${p}/tcp`, [{ HostPort: String(p) }]])),
+    },
+  };
+}
+
+/** A VPN machine's view: healthy with no forwarded port unless told otherwise. */
+export function vpnState(options: Partial<VpnView> = {}): VpnView {
+  return {
+    phase: 'healthy',
+    forwardedPort: null,
+    publicIp: null,
+    lastError: null,
+    failures: 0,
+    recoveredAt: null,
+    ...options,
+  };
 }

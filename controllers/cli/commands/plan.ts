@@ -6,6 +6,7 @@ import { breakerView, circuitBreakerMachine } from '../../../state/machines/circ
 import type { VpnView } from '../../../state/machines/vpnLifecycle.js';
 import type { ObservedWorld } from '../../../state/observed.js';
 import { type DesiredSpec, formatIssues } from '../../../state/spec.js';
+import { plural } from '../../../state/words.js';
 import { readSpecFile } from '../../config/specSource.js';
 import { Observer } from '../../loop/observer.js';
 import { probeVpn } from '../../loop/vpnProber.js';
@@ -56,7 +57,7 @@ Options:
     } else {
       for (const pool of pools)
         io.out(
-          `pool ${pool.name}: ${pool.engines} engines, ${pool.desired} wanted${pool.limit ? ` (${pool.limit})` : ''}${pool.blocked ? `; creates held back: ${pool.blocked}` : ''}`,
+          `pool ${pool.name}: ${plural(pool.engines, 'engine')}, ${pool.desired} wanted${pool.limit ? ` (${pool.limit})` : ''}${pool.blocked ? `; creates held back: ${pool.blocked}` : ''}`,
         );
       const lines = formatPlan(computed.actions);
       if (lines.length === 0) io.out('nothing to do');

@@ -1,6 +1,7 @@
 import { allowedPorts, foreignHolders, ownEngineNames } from '../../../reconcilers/ports.js';
 import type { ObservedWorld } from '../../../state/observed.js';
 import type { DesiredSpec, PoolSpec } from '../../../state/spec.js';
+import { plural } from '../../../state/words.js';
 
 // The findings of `enginepool doctor` as pure functions of the facts gathered (the file, Docker's
 // answers, the observed world): each a check, what was found and, for a problem, what to do about it.
@@ -48,10 +49,6 @@ export function summarise(findings: readonly Finding[], seconds: number): string
   return failed === 0
     ? `no problems found${warned > 0 ? ` (${plural(warned, 'warning')})` : ''} in ${took} s`
     : `${plural(failed, 'problem')}${warned > 0 ? `, ${plural(warned, 'warning')}` : ''} found in ${took} s`;
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 /** Prints findings: `ok`/`warn`/`FAIL`, what was checked and the detail, then the fix on its own line. */
