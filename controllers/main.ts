@@ -14,7 +14,8 @@ import { Loop } from './loop/loop.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { detectSelf, type SelfLocation } from './runtime/addressing.js';
-import { createDockerRuntime } from './runtime/docker/dockerRuntime.js';
+import { createSpecRuntime } from './runtime/swarm/poolRuntime.js';
+import { enginesPerNode } from './runtime/swarm/swarmObjects.js';
 import { defaultStateDirFor, StateDirLockedError, StreamRegistry } from './streams/registry.js';
 import { StreamWatcher } from './streams/watcher.js';
 
@@ -57,7 +58,12 @@ export async function runController(options: RunOptions): Promise<number> {
     return 2;
   }
   const metrics = new Metrics();
-  const docker = createDockerRuntime({ dockerHost: env.DOCKER_HOST, observe: metrics.dockerCall });
+  const docker = createSpecRuntime({
+    dockerHost: env.DOCKER_HOST,
+    spec: () => specSource.current().spec,
+    observe: metrics.dockerCall,
+    onSnapshot: (snapshot) => metrics.swarmNodes(...enginesPerNode(snapshot)),
+  });
   const stateDir = options.stateDir ?? defaultStateDirFor(options.config, env);
   const registry = new StreamRegistry({ stateDir, clock, logger });
   try {

@@ -9,6 +9,9 @@ export const LABELS = {
   vpn: 'io.enginepool.vpn',
   /** The P2P port the engine was given; on the forwarded engine, the VPN's forwarded port. */
   p2pPort: 'io.enginepool.p2p-port',
+  /** Swarm engines, as observed (never written): the node's hostname and its address. */
+  node: 'io.enginepool.node',
+  nodeAddress: 'io.enginepool.node-address',
 } as const;
 
 /** The name of engine number `index` of a pool: `acestream-1`, `acestream-2`, ... */

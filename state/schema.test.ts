@@ -21,6 +21,7 @@ const KEYWORDS = new Set([
   'default',
   'type',
   'const',
+  'enum',
   'properties',
   'required',
   'additionalProperties',
@@ -64,6 +65,8 @@ function check(schema: Schema, value: unknown, path = ''): string[] {
   }
   if ('const' in schema && value !== schema.const)
     errors.push(`${at}: expected ${JSON.stringify(schema.const)}`);
+  if (Array.isArray(schema.enum) && !schema.enum.includes(value))
+    errors.push(`${at}: expected one of ${JSON.stringify(schema.enum)}`);
   if (typeof value === 'number') {
     if (typeof schema.minimum === 'number' && value < schema.minimum) errors.push(`${at}: below minimum`);
     if (typeof schema.maximum === 'number' && value > schema.maximum) errors.push(`${at}: above maximum`);
@@ -135,6 +138,9 @@ describe('the JSON Schema of the file', () => {
     const wrong = structuredClone(acestream);
     wrong.spec.replicas!.max = 'twenty';
     expect(check(schema, wrong)).toEqual(['/spec/replicas/max: expected integer, got string']);
+    const runtime = structuredClone(acestream) as unknown as { spec: Record<string, unknown> };
+    runtime.spec.runtime = 'kubernetes';
+    expect(check(schema, runtime)).toEqual(['/spec/runtime: expected one of ["docker","swarm"]']);
   });
 
   it('rejects an unknown key (a typo), naming where', () => {

@@ -128,6 +128,32 @@ describe('parseSpec', () => {
 
   // biome-ignore-end lint/suspicious/noTemplateCurlyInString: ${VAR} is the file's own syntax.
 
+  it('reads the runtime and placement; a Swarm pool hashes them, a Docker pool keeps its hash', () => {
+    const docker = parseSpec(base);
+    const swarm = parseSpec(
+      `${base}  runtime: swarm\n  placement:\n    constraints: ["node.role == worker"]\n    maxPerNode: 2\n`,
+    );
+    if (!docker.ok || !swarm.ok) throw new Error('expected valid');
+    expect(docker.spec.pools[0]).toMatchObject({ runtime: 'docker', placement: { constraints: [] } });
+    expect(swarm.spec.pools[0]).toMatchObject({
+      runtime: 'swarm',
+      placement: { constraints: ['node.role==worker'], maxPerNode: 2 },
+    });
+    expect(swarm.spec.pools[0]!.templateHash).not.toBe(docker.spec.pools[0]!.templateHash);
+    const explicitDocker = parseSpec(`${base}  runtime: docker\n`);
+    if (!explicitDocker.ok) throw new Error('expected valid');
+    expect(explicitDocker.spec.pools[0]!.templateHash).toBe(docker.spec.pools[0]!.templateHash);
+  });
+
+  it('refuses a Swarm pool with a VPN, placement on a Docker pool, and a malformed constraint', () => {
+    const vpn = '  vpn:\n    gluetun:\n      container: gluetun\n';
+    expect(errors(`${base}  runtime: swarm\n${vpn}`)).toMatch(/spec\.vpn.*Swarm pool cannot use a VPN/);
+    expect(errors(`${base}  placement:\n    maxPerNode: 1\n`)).toMatch(/spec\.placement.*for Swarm pools/);
+    expect(errors(`${base}  runtime: swarm\n  placement:\n    constraints: ["worker"]\n`)).toMatch(
+      /constraints.*node\.role==worker/,
+    );
+  });
+
   it('refuses a VPN range that holds a port Gluetun uses itself', () => {
     const text = base
       .replace('19000-19009', '7995-8004')

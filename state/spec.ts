@@ -133,6 +133,27 @@ const CircuitBreakerSpec = z
   })
   .prefault({});
 
+const PlacementSpec = z
+  .strictObject({
+    constraints: z
+      .array(
+        z.string().regex(/^\s*[A-Za-z0-9_.-]+\s*(==|!=)\s*\S.*$/, {
+          error: 'expected a Swarm constraint such as node.role==worker or node.labels.exit!=nl',
+        }),
+      )
+      .default([])
+      .describe(
+        'Swarm constraints every engine node must meet (node.id, node.hostname, node.role, node.labels.*)',
+      ),
+    maxPerNode: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('At most this many engines of the pool on one node (no cap when absent)'),
+  })
+  .describe('Where a Swarm pool places engines: spread over the nodes that meet the constraints');
+
 const PoolDocument = z.strictObject({
   apiVersion: z.literal('enginepool/v1'),
   kind: z.literal('EnginePool'),
@@ -152,6 +173,11 @@ const PoolDocument = z.strictObject({
     ports: PortsSpec,
     vpn: VpnSpec.optional(),
     circuitBreaker: CircuitBreakerSpec,
+    runtime: z
+      .enum(['docker', 'swarm'])
+      .default('docker')
+      .describe('docker: containers on one Docker engine; swarm: one-replica services on a Docker Swarm'),
+    placement: PlacementSpec.optional(),
   }),
 });
 
@@ -179,6 +205,10 @@ export interface PoolSpec {
   readonly hostRange: PortRange;
   readonly vpn?: { readonly gluetun: GluetunSettings };
   readonly circuitBreaker: PoolDocument['spec']['circuitBreaker'];
+  /** Where its engines run: containers on the Docker engine, or services on its Swarm. */
+  readonly runtime: 'docker' | 'swarm';
+  /** Swarm pools: constraints and the per-node cap (no constraints, no cap by default). */
+  readonly placement: { readonly constraints: readonly string[]; readonly maxPerNode?: number };
   /** Hash of what an engine is made from (template and VPN), never of replica counts: the spec-hash label. */
   readonly templateHash: string;
   /** Hash of the whole document: a change bumps the pool's generation. */
@@ -332,6 +362,10 @@ function toPoolSpec(doc: PoolDocument, document: number): PoolSpec {
     gluetun: { ...vpn.gluetun, controlUrl: vpn.gluetun.controlUrl ?? `http://${vpn.gluetun.container}:8000` },
   };
   const memoryBytes = template.memoryLimit === undefined ? undefined : parseMemory(template.memoryLimit);
+  const placement = {
+    constraints: (doc.spec.placement?.constraints ?? []).map((c) => c.replace(/\s+/g, '')),
+    ...(doc.spec.placement?.maxPerNode !== undefined ? { maxPerNode: doc.spec.placement.maxPerNode } : {}),
+  };
   return {
     name: doc.metadata.name,
     document,
@@ -340,12 +374,21 @@ function toPoolSpec(doc: PoolDocument, document: number): PoolSpec {
     hostRange: parseRange(doc.spec.ports.hostRange),
     ...(normalizedVpn ? { vpn: normalizedVpn } : {}),
     circuitBreaker: doc.spec.circuitBreaker,
+    runtime: doc.spec.runtime,
+    placement,
     templateHash: stableHash({
       template,
       vpn: normalizedVpn ? normalizedVpn.gluetun.container : null,
+      // Why: only Swarm pools hash where engines go, so Docker pools keep their hashes (no rollout on upgrade).
+      ...(doc.spec.runtime === 'swarm' ? { runtime: 'swarm', placement } : {}),
     }),
     documentHash: stableHash(doc),
   };
+}
+
+/** True when some pool of the spec runs on Swarm. */
+export function usesSwarm(spec: DesiredSpec | undefined): boolean {
+  return (spec?.pools ?? []).some((pool) => pool.runtime === 'swarm');
 }
 
 /** The names of the VPN containers the spec's pools use (none without a spec). */
@@ -424,6 +467,19 @@ function crossFieldIssues(pool: PoolSpec): RawIssue[] {
         message: `{{${placeholder}}} takes ports ${derivedPort(pool.hostRange, start, placeholder)}-${derivedPort(pool.hostRange, end, placeholder)}, above 65535: move the range lower`,
       });
     }
+  }
+  if (pool.runtime === 'swarm' && pool.vpn) {
+    issues.push({
+      path: ['spec', 'vpn'],
+      message:
+        "a Swarm pool cannot use a VPN: Swarm services cannot share a container's network namespace; run one docker-runtime pool per VPN host instead (docs/scaling.md)",
+    });
+  }
+  if (pool.runtime !== 'swarm' && (pool.placement.constraints.length > 0 || pool.placement.maxPerNode)) {
+    issues.push({
+      path: ['spec', 'placement'],
+      message: 'placement is for Swarm pools: add runtime: swarm, or remove placement',
+    });
   }
   if (pool.vpn) {
     if (template.containerPort !== undefined) {

@@ -1,4 +1,5 @@
 import type { PoolStatus } from '../../reconcilers/status.js';
+import { LABELS } from '../../state/labels.js';
 import { httpGet } from '../http/client.js';
 import type { EngineInfo } from '../loop/readModel.js';
 
@@ -17,6 +18,17 @@ export function table(rows: readonly (readonly string[])[]): string {
     .join('\n');
 }
 
+/** Swarm pools: `  nodes a 2, b 1` from the engines' observed node label; nothing for Docker pools. */
+function perNode(engines: readonly EngineInfo[]): string[] {
+  const counts = new Map<string, number>();
+  for (const e of engines) {
+    const node = e.labels[LABELS.node];
+    if (node) counts.set(node, (counts.get(node) ?? 0) + 1);
+  }
+  if (counts.size === 0) return [];
+  return [`  nodes ${[...counts].map(([node, n]) => `${node} ${n}`).join(', ')}`];
+}
+
 /** The text `status` prints for these pools and engines. */
 export function formatStatus(pools: readonly (PoolStatus & { engines: readonly EngineInfo[] })[]): string {
   const blocks: string[] = [];
@@ -28,6 +40,7 @@ export function formatStatus(pools: readonly (PoolStatus & { engines: readonly E
       `POOL ${pool.name}  generation ${pool.generation} (observed ${pool.observedGeneration})`,
       `  engines ${r.total}: ${r.ready} ready (${r.free} free, ${r.used} used), ${r.starting} starting, ${r.unhealthy} unhealthy, ${r.draining} draining; wanted ${r.desired} (minFree ${r.minFree}, min ${r.min}, max ${r.max})`,
       `  circuit breaker ${breaker.state}${breaker.retryAt ? ` until ${breaker.retryAt}` : ''}${breaker.failures > 0 ? ` (${breaker.failures} failures)` : ''}`,
+      ...perNode(pool.engines),
       ...(vpn.enabled
         ? [
             `  vpn ${vpn.container} ${vpn.phase}, forwarded port ${vpn.forwardedPort ?? '-'}${vpn.publicIp ? `, public ip ${vpn.publicIp}` : ''}${vpn.lastError ? `, last error: ${vpn.lastError}` : ''}`,

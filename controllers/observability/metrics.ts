@@ -160,6 +160,18 @@ export class Metrics {
     help: 'Whether the last observation of Docker succeeded (1) or not (0).',
     registers: [this.registry],
   });
+  private readonly nodeReady = new Gauge({
+    name: 'enginepool_node_ready',
+    help: 'Swarm nodes: whether the node is ready and active (1) or not (0), by hostname.',
+    labelNames: ['node'],
+    registers: [this.registry],
+  });
+  private readonly nodeEngines = new Gauge({
+    name: 'enginepool_node_engines',
+    help: 'Swarm pools: engines per node (on it, or pinned to it while it is down).',
+    labelNames: ['pool', 'node'],
+    registers: [this.registry],
+  });
 
   /** Pools whose counters are initialised (a series at 0 makes `increase()` see the first failure). */
   private readonly pools = new Set<string>();
@@ -201,6 +213,18 @@ export class Metrics {
   /** Whether Docker answered the last observation. */
   dockerReachable(up: boolean): void {
     this.dockerUp.set(up ? 1 : 0);
+  }
+
+  /** The swarm's nodes after an observation: availability, and engines per pool on each. */
+  swarmNodes(
+    nodes: readonly { node: string; ready: boolean }[],
+    engines: ReadonlyMap<string, ReadonlyMap<string, number>>,
+  ): void {
+    this.nodeReady.reset();
+    this.nodeEngines.reset();
+    for (const { node, ready } of nodes) this.nodeReady.set({ node }, ready ? 1 : 0);
+    for (const [pool, perNode] of engines)
+      for (const { node } of nodes) this.nodeEngines.set({ pool, node }, perNode.get(node) ?? 0);
   }
 
   /** One applied action. */

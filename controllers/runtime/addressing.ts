@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { LABELS } from '../../state/labels.js';
 import type { ObservedEngine, ObservedWorld } from '../../state/observed.js';
 import type { PoolSpec } from '../../state/spec.js';
 import { engineHttpPort } from '../../state/template.js';
@@ -36,6 +37,9 @@ export function engineEndpoint(
 ): Endpoint | undefined {
   const hostPort = engine.hostPort;
   if (hostPort === undefined) return undefined;
+  // Why: a Swarm engine publishes its port in host mode on its node, wherever the controller runs.
+  const node = engine.labels[LABELS.nodeAddress];
+  if (node) return { host: node, port: hostPort };
   if (override) return { host: override, port: hostPort };
   if (!self.inContainer) return { host: self.dockerHost, port: hostPort };
   const namespace = pool.vpn ? world.vpns.get(pool.vpn.gluetun.container)?.networks : engine.networks;

@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStream } from '../support/acexy.js';
 import { ControllerProcess, docker, http, poolYaml, removeContainers, waitFor } from '../support/harness.js';
 
 // A proxy built against acestream-orchestrator (acexy) pointed at enginepool: the payloads it sends
@@ -7,26 +7,6 @@ import { ControllerProcess, docker, http, poolYaml, removeContainers, waitFor } 
 
 const pool = 'api-compat';
 let c: ControllerProcess;
-
-/** What acexy does for a client: ask the engine for a session, then tell the orchestrator. */
-async function startStream(engine: { host: string; port: number }, streamId: string) {
-  const playback = await http(
-    `http://${engine.host}:${engine.port}/ace/getstream?id=${streamId}&format=json&pid=${randomUUID()}`,
-  );
-  const session = playback.body.response;
-  const event = {
-    engine: { host: engine.host, port: engine.port },
-    stream: { key_type: 'content_id', key: streamId },
-    session: {
-      playback_session_id: session.playback_session_id,
-      stat_url: session.stat_url,
-      command_url: session.command_url,
-      is_live: 1,
-    },
-    labels: { stream_id: streamId },
-  };
-  return { session, event };
-}
 
 const engines = async (): Promise<any[]> => (await c.api('/engines')).body;
 const openStreams = async (): Promise<string[]> =>

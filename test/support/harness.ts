@@ -185,6 +185,8 @@ export class ControllerProcess {
   readonly config: string;
   readonly stateDir: string;
   port = 0;
+  /** A command the controller runs under, such as `nsenter --net=...` (none by default). */
+  prefix: readonly string[] = [];
   private child?: ChildProcess;
   private output = '';
   readonly token = 'test-token-0123456789';
@@ -203,21 +205,22 @@ export class ControllerProcess {
   async start(): Promise<this> {
     this.port ||= await freePort();
     this.output = '';
-    const child = spawn(
+    const [command, ...args] = [
+      ...this.prefix,
       join(ROOT, 'bin', 'enginepool'),
-      ['run', '--config', this.config, '--listen', `127.0.0.1:${this.port}`, '--state-dir', this.stateDir],
-      {
-        env: {
-          ...process.env,
-          ENGINEPOOL_API_TOKEN: this.token,
-          LOG_LEVEL: 'debug',
-          // Why: a short resync makes "nothing changed over several passes" quick to observe.
-          ENGINEPOOL_RESYNC_SECONDS: '2',
-          ...this.env,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      ...['run', '--config', this.config, '--listen', `127.0.0.1:${this.port}`, '--state-dir', this.stateDir],
+    ];
+    const child = spawn(command!, args, {
+      env: {
+        ...process.env,
+        ENGINEPOOL_API_TOKEN: this.token,
+        LOG_LEVEL: 'debug',
+        // Why: a short resync makes "nothing changed over several passes" quick to observe.
+        ENGINEPOOL_RESYNC_SECONDS: '2',
+        ...this.env,
       },
-    );
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     child.stdout!.on('data', (chunk) => {
       this.output += chunk;

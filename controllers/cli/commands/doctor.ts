@@ -1,4 +1,5 @@
 import { createDockerRuntime } from '../../runtime/docker/dockerRuntime.js';
+import { createSwarmRuntime } from '../../runtime/swarm/swarmRuntime.js';
 import { type Command, optional, outputFormat, outputOption, required } from '../command.js';
 import { runDoctor } from '../doctor/doctor.js';
 import { formatFindings, summarise } from '../doctor/findings.js';
@@ -8,8 +9,8 @@ export const doctor: Command = {
   summary: 'check the file, Docker, images, networks, the VPN, ports and the state dir',
   usage: `Usage: enginepool doctor --config FILE [--state-dir DIR] [-o table|json]
 
-Checks Docker's reachability and permissions, images, networks, each VPN's control API, port-range
-conflicts and the state directory; every problem comes with its fix. Exit 0 all good, 1 problems.
+Checks Docker's reachability and permissions, images, networks, each VPN's control API, the swarm
+(for Swarm pools), port-range conflicts and the state directory; every problem comes with its fix. Exit 0 all good, 1 problems.
 
 Options:
   --config FILE        the desired-state file
@@ -25,6 +26,11 @@ Options:
       env: process.env,
       // Why: a short timeout; doctor exists to say quickly what is wrong, not to wait on it.
       docker: createDockerRuntime({ dockerHost: process.env.DOCKER_HOST, timeoutMs: 5_000 }),
+      swarm: createSwarmRuntime({
+        dockerHost: process.env.DOCKER_HOST,
+        timeoutMs: 5_000,
+        placementOf: () => undefined,
+      }),
     });
     if (output === 'json') io.out(JSON.stringify(findings, null, 2));
     else {

@@ -10,8 +10,8 @@ import { plural } from '../../../state/words.js';
 import { readSpecFile } from '../../config/specSource.js';
 import { Observer } from '../../loop/observer.js';
 import { probeVpn } from '../../loop/vpnProber.js';
-import { createDockerRuntime } from '../../runtime/docker/dockerRuntime.js';
 import type { Runtime } from '../../runtime/runtime.js';
+import { createSpecRuntime } from '../../runtime/swarm/poolRuntime.js';
 import { readStreamFacts } from '../../streams/registry.js';
 import { type Command, optional, outputFormat, outputOption, required } from '../command.js';
 
@@ -36,7 +36,8 @@ Options:
       io.err(formatIssues(config, result.issues));
       return 2;
     }
-    const docker = createDockerRuntime({ dockerHost: process.env.DOCKER_HOST });
+    const spec = result.spec;
+    const docker = createSpecRuntime({ dockerHost: process.env.DOCKER_HOST, spec: () => spec });
     let world: ObservedWorld;
     try {
       world = await new Observer(docker, () => systemClock.now()).observe(result.spec);

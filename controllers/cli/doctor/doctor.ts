@@ -1,11 +1,12 @@
 import { systemClock } from '../../../state/clock.js';
 import type { ObservedWorld } from '../../../state/observed.js';
-import { formatIssues } from '../../../state/spec.js';
+import { formatIssues, usesSwarm } from '../../../state/spec.js';
 import { readSpecFile } from '../../config/specSource.js';
 import { Observer } from '../../loop/observer.js';
 import { detectSelf } from '../../runtime/addressing.js';
 import { connectionOptions } from '../../runtime/docker/dockerRuntime.js';
 import type { Runtime } from '../../runtime/runtime.js';
+import type { SwarmRuntime } from '../../runtime/swarm/swarmRuntime.js';
 import { defaultStateDirFor } from '../../streams/registry.js';
 import {
   type Finding,
@@ -26,6 +27,7 @@ import {
   stateDirFinding,
   vpnFindings,
 } from './probes.js';
+import { swarmFindings } from './swarmDoctor.js';
 
 // `enginepool doctor`: the troubleshooting guide users needed, as a command. It checks the file, Docker
 // (reachability, permissions, API version), each image, network and VPN (container, published ports,
@@ -39,6 +41,8 @@ export interface DoctorOptions {
   readonly stateDir?: string | undefined;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly docker: Runtime;
+  /** The Swarm side, for pools with `runtime: swarm`. */
+  readonly swarm?: SwarmRuntime;
   /** Timeout of one control-server request. */
   readonly httpTimeoutMs?: number;
 }
@@ -73,6 +77,8 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
       findings.push(await imageFinding(docker, image));
     for (const network of [...new Set(spec.pools.flatMap((p) => p.template.network ?? []))])
       findings.push(await networkFinding(docker, network));
+    if (options.swarm && usesSwarm(spec))
+      findings.push(...(await swarmFindings(spec, options.swarm, docker)));
     try {
       world = await new Observer(docker, () => systemClock.now()).observe(spec);
       inContainer = (await detectSelf(docker, env.DOCKER_HOST)).inContainer;

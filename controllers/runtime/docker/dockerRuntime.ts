@@ -85,15 +85,9 @@ export function normaliseError(op: string, error: unknown): RuntimeError {
   return new RuntimeError(kind, op, text.replace(/^\(HTTP code \d+\) [^-]*- /, ''), status);
 }
 
-/** The Runtime over dockerode. */
-export function createDockerRuntime(options: DockerRuntimeOptions = {}): Runtime {
-  const connection = connectionOptions(options.dockerHost);
-  const api = new Docker({ ...connection, timeout: options.timeoutMs ?? 30_000 });
-  // Why: the modem's timeout is an idle timeout; the event stream and pulls are idle for long stretches.
-  const streams = new Docker(connection);
-  const observe = options.observe ?? (() => {});
-
-  async function call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+/** Runs Docker calls, timing each for `observe` and turning failures into RuntimeErrors. */
+export function observedCall(observe: RuntimeCallObserver = () => {}) {
+  return async function call<T>(op: string, fn: () => Promise<T>): Promise<T> {
     const started = performance.now();
     try {
       const result = await fn();
@@ -104,7 +98,28 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): Runtime
       observe(op, String(normalised.statusCode ?? normalised.kind), (performance.now() - started) / 1000);
       throw normalised;
     }
+  };
+}
+
+/** The value of a call, or undefined when Docker says there is no such thing. */
+export async function orUndefined<T>(promise: Promise<T>): Promise<T | undefined> {
+  try {
+    return await promise;
+  } catch (error) {
+    if (error instanceof RuntimeError && (error.kind === 'notFound' || error.kind === 'imageNotFound')) {
+      return undefined;
+    }
+    throw error;
   }
+}
+
+/** The Runtime over dockerode. */
+export function createDockerRuntime(options: DockerRuntimeOptions = {}): Runtime {
+  const connection = connectionOptions(options.dockerHost);
+  const api = new Docker({ ...connection, timeout: options.timeoutMs ?? 30_000 });
+  // Why: the modem's timeout is an idle timeout; the event stream and pulls are idle for long stretches.
+  const streams = new Docker(connection);
+  const call = observedCall(options.observe);
 
   // Why: Podman's differences (podman.ts) are translated only when Podman answers; asked once.
   let podman: Promise<boolean> | undefined;
@@ -141,17 +156,6 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): Runtime
       );
     }
     return networkModes;
-  }
-
-  async function orUndefined<T>(promise: Promise<T>): Promise<T | undefined> {
-    try {
-      return await promise;
-    } catch (error) {
-      if (error instanceof RuntimeError && (error.kind === 'notFound' || error.kind === 'imageNotFound')) {
-        return undefined;
-      }
-      throw error;
-    }
   }
 
   return {
@@ -254,8 +258,8 @@ async function* dockerEvents(events: AsyncIterable<PodmanEvent>): AsyncIterable<
   }
 }
 
-/** Splits Docker's newline-delimited JSON event stream (chunks do not align with lines). */
-async function* parseEventStream(stream: Readable): AsyncIterable<PodmanEvent> {
+/** Splits Docker's newline-delimited JSON event stream (chunks do not align with lines), as sent. */
+export async function* parseEventStream(stream: Readable): AsyncIterable<PodmanEvent> {
   let buffer = '';
   for await (const chunk of stream) {
     buffer += chunk.toString();
