@@ -9,7 +9,7 @@ import type { Clock } from '../state/clock.js';
 import type { ProbeRecord } from '../state/health.js';
 import type { VpnView } from '../state/machines/vpnLifecycle.js';
 import type { DockerContainerDetails, DockerContainerSummary } from '../state/observed.js';
-import type { PoolSpec } from '../state/spec.js';
+import type { PoolSpec } from '../state/spec/index.js';
 import { desired, engine, foreign, poolSpec, ready, view, world } from '../test/support/fixtures.js';
 import { ms, percentile, recordResults, table, verdict } from './report.js';
 

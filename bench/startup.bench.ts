@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { httpProbe } from '../controllers/http/client.js';
 import { createDockerRuntime } from '../controllers/runtime/docker/dockerRuntime.js';
 import type { RuntimeEvent } from '../controllers/runtime/runtime.js';
-import { derivedPort } from '../state/spec.js';
+import { derivedPort } from '../state/spec/index.js';
 import {
   ControllerProcess,
   docker,

@@ -1,8 +1,10 @@
 import { resolve } from 'node:path';
 import { type Clock, systemClock } from '../state/clock.js';
-import { vpnContainers } from '../state/spec.js';
-import { parseCheckSeconds, parseListen, resyncSeconds } from './config/environment.js';
+import { vpnContainers } from '../state/spec/index.js';
+import { type ApiTokens, readApiTokens } from './config/apiToken.js';
+import { parseCheckSeconds, parseListen, parseResyncSeconds } from './config/environment.js';
 import { SpecSource } from './config/specSource.js';
+import { packageVersion } from './config/version.js';
 import { compatRoutes } from './http/compat/compat.js';
 import { apiRoutes } from './http/routes/native.js';
 import { createHttpServer } from './http/server.js';
@@ -33,6 +35,10 @@ export interface RunOptions {
   readonly stopSignal?: Promise<string>;
 }
 
+/** Why loud: a proxy (acexy) only logs the 403s, and the engines carrying its streams look free. */
+const NO_TOKEN_WARNING =
+  "ENGINEPOOL_API_TOKEN is not set: the API is read-only, so a proxy's stream events (acexy's stream_started/stream_ended) are refused with 403 and engines carrying streams look free and may be scaled down; set it, and the same value as the proxy's token (acexy: ACEXY_ORCH_APIKEY)";
+
 function signalled(): Promise<string> {
   return new Promise((resolveSignal) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolveSignal(signal));
@@ -50,14 +56,23 @@ export async function runController(options: RunOptions): Promise<number> {
   const stopSignal = options.stopSignal ?? signalled();
   let listen: { host: string; port: number };
   let checkSeconds: number;
+  let resyncSeconds: number;
+  let tokens: ApiTokens;
   try {
+    tokens = readApiTokens(env);
     listen = parseListen(options.listen);
     checkSeconds = parseCheckSeconds(env.ENGINEPOOL_STREAM_CHECK_SECONDS);
+    resyncSeconds = parseResyncSeconds(env.ENGINEPOOL_RESYNC_SECONDS);
   } catch (error) {
     logger.error((error as Error).message);
     return 2;
   }
-  const metrics = new Metrics();
+  const metrics = new Metrics({
+    build: {
+      version: packageVersion(),
+      ...(env.ENGINEPOOL_REVISION ? { revision: env.ENGINEPOOL_REVISION } : {}),
+    },
+  });
   const docker = createSpecRuntime({
     dockerHost: env.DOCKER_HOST,
     spec: () => specSource.current().spec,
@@ -65,7 +80,7 @@ export async function runController(options: RunOptions): Promise<number> {
     onSnapshot: (snapshot) => metrics.swarmNodes(...enginesPerNode(snapshot)),
   });
   const stateDir = options.stateDir ?? defaultStateDirFor(options.config, env);
-  const registry = new StreamRegistry({ stateDir, clock, logger });
+  const registry = new StreamRegistry({ stateDir, clock, logger, onWrite: metrics.stateWrite });
   try {
     registry.open();
   } catch (error) {
@@ -140,7 +155,7 @@ export async function runController(options: RunOptions): Promise<number> {
         watcher.sync();
       }
     },
-    resyncMs: resyncSeconds(env) * 1000,
+    resyncMs: resyncSeconds * 1000,
     onResync: () => {
       controller.invalidate();
       if (!selfKnown) void refreshSelf();
@@ -155,8 +170,10 @@ export async function runController(options: RunOptions): Promise<number> {
     onStarted: (id) => controller.invalidate(id),
     onGap: () => controller.invalidate(),
   });
-  const token = env.ENGINEPOOL_API_TOKEN || undefined;
-  const deps = { controller, view: controller.view, registry, metrics, logger, clock, wake };
+  const { token, readToken } = tokens;
+  // Setup problems that do not stop the controller: logged at start and listed by /readyz.
+  const warnings = [...tokens.warnings, ...(token ? [] : [NO_TOKEN_WARNING])];
+  const deps = { controller, view: controller.view, registry, metrics, logger, clock, wake, warnings };
   const server = createHttpServer({
     routes: [
       ...apiRoutes(deps),
@@ -164,7 +181,9 @@ export async function runController(options: RunOptions): Promise<number> {
       ...statusRoutes({ view: controller.view, specState: () => specSource.current(), clock, hub }),
     ],
     ...(token ? { token } : {}),
+    ...(readToken ? { readToken } : {}),
     logger,
+    observe: metrics.httpRequest,
   });
   try {
     await new Promise<void>((resolveListen, reject) => {
@@ -181,8 +200,7 @@ export async function runController(options: RunOptions): Promise<number> {
     registry.close();
     return 1;
   }
-  if (!token)
-    logger.warn('ENGINEPOOL_API_TOKEN is not set: the API is read-only (mutating routes answer 403)');
+  for (const warning of warnings) logger.warn(warning);
   logger.info({ listen: `${listen.host}:${listen.port}` }, 'API listening');
 
   const onHangup = () => specSource.reload('SIGHUP');

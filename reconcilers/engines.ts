@@ -2,7 +2,7 @@ import { type HealthState, healthState, type ProbeRecord } from '../state/health
 import type { BreakerView } from '../state/machines/circuitBreaker.js';
 import type { VpnView } from '../state/machines/vpnLifecycle.js';
 import { isLive, type ObservedEngine, type ObservedVpn, type ObservedWorld } from '../state/observed.js';
-import type { PoolSpec } from '../state/spec.js';
+import type { PoolSpec } from '../state/spec/index.js';
 import { type PortBudget, portBudget } from './ports.js';
 
 // One pool as the reconcilers see it: each engine with its phase, streams and whether it is outdated,

@@ -1,7 +1,7 @@
 import { engineName } from '../state/labels.js';
 import { describeBreaker } from '../state/machines/circuitBreaker.js';
 import type { ObservedWorld } from '../state/observed.js';
-import { type DesiredSpec, derivedPort, type PoolSpec } from '../state/spec.js';
+import { type DesiredSpec, derivedPort, type PoolSpec } from '../state/spec/index.js';
 import type { Action, CreateAction, CreateIntent, Intent, RemoveAction, RestartAction } from './actions.js';
 import { type MachineView, type PoolSnapshot, snapshotPool } from './engines.js';
 import { lowestFreeIndexes } from './names.js';

@@ -1,5 +1,5 @@
 import type { ObservedWorld } from '../state/observed.js';
-import type { PoolSpec } from '../state/spec.js';
+import type { PoolSpec } from '../state/spec/index.js';
 
 // Host ports, derived from Docker on every tick: the ports every container publishes (ours or not,
 // running or stopped), the host-port labels of managed containers (engines behind a VPN publish

@@ -3,7 +3,7 @@ import type { ProbeRecord } from '../state/health.js';
 import type { BreakerView } from '../state/machines/circuitBreaker.js';
 import type { VpnView } from '../state/machines/vpnLifecycle.js';
 import type { DockerContainerDetails, DockerContainerSummary } from '../state/observed.js';
-import type { PoolSpec } from '../state/spec.js';
+import type { PoolSpec } from '../state/spec/index.js';
 import {
   allReady,
   desired,

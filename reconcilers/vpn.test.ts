@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { StreamFacts } from '../reconcilers/engines.js';
 import type { VpnView } from '../state/machines/vpnLifecycle.js';
 import type { DockerContainerDetails, DockerContainerSummary } from '../state/observed.js';
-import type { PoolSpec } from '../state/spec.js';
+import type { PoolSpec } from '../state/spec/index.js';
 import {
   engine,
   gluetunDetails,

@@ -53,13 +53,14 @@ wait_for "p.replicas.ready >= 2 && p.replicas.free >= 2"
 ./bin/enginepool status --url "$url"
 
 step "a proxy opens a stream (POST /api/v1/pools/demo/acquire): the pool grows to keep 2 free"
-curl -sf -X POST -H "Authorization: Bearer $token" "$url/api/v1/pools/demo/acquire" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const r=JSON.parse(s);console.log('stream',r.streamId,'on',r.engine.name,'at',r.engine.host+':'+r.engine.port)})"
+stream=$(curl -sf -X POST -H "Authorization: Bearer $token" "$url/api/v1/pools/demo/acquire" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const r=JSON.parse(s);console.log(r.streamId+' '+r.engine.name+' '+r.engine.host+':'+r.engine.port)})")
+read -r stream_id stream_engine stream_at <<<"$stream"
+echo "stream $stream_id on $stream_engine at $stream_at"
 wait_for "p.replicas.used === 1 && p.replicas.free >= 2"
 ./bin/enginepool status --url "$url"
 
 step "the stream ends: after scaleDownDelaySeconds (10 s) the pool shrinks back"
-stream=$(node -e "const s=require('$state/streams.json');console.log(s.streams[0].id+' '+s.streams[0].engine)")
-curl -sf -X DELETE -H "Authorization: Bearer $token" "$url/api/v1/pools/demo/engines/${stream#* }/streams/${stream% *}" >/dev/null
+curl -sf -X DELETE -H "Authorization: Bearer $token" "$url/api/v1/pools/demo/engines/$stream_engine/streams/$stream_id" >/dev/null
 wait_for "p.replicas.used === 0 && p.replicas.total === 2" 60
 ./bin/enginepool status --url "$url"
 

@@ -2,10 +2,11 @@
 # `npm test`: lint and types, unit tests, then integration tests against a real Docker engine, then
 # their Podman subset against Podman's Docker-compatible API (vitest project `podman`).
 # On a fresh Debian machine it installs and starts dockerd (as root) and stops it at the end if it
-# started it, installs promtool (Debian's prometheus package, its server not started) and Debian's
-# chromium (for the status page's browser test), and installs Podman and starts its API service
-# (scripts/ensure-podman.sh; as root; ENGINEPOOL_PODMAN=0 skips the Podman run). Extra arguments go
-# to vitest (e.g. `npm test -- --project unit`).
+# started it, installs promtool (Debian's prometheus package, its server not started), Debian's
+# docker-compose (the compose files are checked with it) and Debian's chromium (for the status page's
+# browser test), and installs Podman and starts its API service (scripts/ensure-podman.sh; as root;
+# ENGINEPOOL_PODMAN=0 skips the Podman run). Extra arguments go to vitest (e.g.
+# `npm test -- --project unit`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-docker.sh
 trap 'bash scripts/ensure-docker.sh --stop' EXIT
 bash scripts/ensure-promtool.sh
+bash scripts/ensure-compose.sh
 bash scripts/ensure-chromium.sh >/dev/null
 
 npx biome check .

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EnginePoolSchema } from './spec.js';
+import { EnginePoolSchema } from './spec/index.js';
 
 // The JSON Schema (draft-07) of one EnginePool document, from the input side of the zod schema, with
 // strict objects so editors flag typos as users type.

@@ -1,5 +1,5 @@
 import { LABELS } from './labels.js';
-import type { PoolSpec } from './spec.js';
+import type { PoolSpec } from './spec/index.js';
 
 // What one engine container is made of: the pool's template with its placeholders expanded, the
 // labels of contract §4, its port binding (or the VPN's namespace), and no restart policy.
@@ -78,7 +78,14 @@ export function renderEngine(pool: PoolSpec, action: EngineSlot): CreateContaine
         ? { NetworkMode: `container:${vpn}` }
         : {
             ...(template.network ? { NetworkMode: template.network } : {}),
-            PortBindings: { [portKey]: [{ HostPort: String(action.hostPort) }] },
+            PortBindings: {
+              [portKey]: [
+                {
+                  ...(template.hostIp !== undefined ? { HostIp: template.hostIp } : {}),
+                  HostPort: String(action.hostPort),
+                },
+              ],
+            },
           }),
       ...(template.memoryBytes !== undefined ? { Memory: template.memoryBytes } : {}),
       // Why: the controller, not dockerd, decides when an engine comes back (and with which port).

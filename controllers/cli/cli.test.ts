@@ -9,7 +9,7 @@ async function cli(...argv: string[]) {
 }
 
 describe('the CLI', () => {
-  it.each(['run', 'validate', 'plan', 'status', 'doctor', 'schema'])(
+  it.each(['run', 'validate', 'plan', 'status', 'doctor', 'schema', 'import-env'])(
     'answers `%s --help` with its own usage and exit 0',
     async (command) => {
       const result = await cli(command, '--help');
@@ -36,6 +36,8 @@ describe('the CLI', () => {
       'schema',
       'DOCKER_HOST',
       'ENGINEPOOL_API_TOKEN',
+      'ENGINEPOOL_API_TOKEN_FILE',
+      'ENGINEPOOL_API_READ_TOKEN',
       'ENGINEPOOL_ENGINE_HOST',
       'ENGINEPOOL_RESYNC_SECONDS',
       'ENGINEPOOL_STREAM_CHECK_SECONDS',

@@ -1,13 +1,19 @@
 // The controller's settings that come from its command line and environment (the file's come through
 // SpecSource): parsed and checked once, at start.
 
-/** Parses ENGINEPOOL_STREAM_CHECK_SECONDS: how often open streams are checked against their engines. */
-export function parseCheckSeconds(text: string | undefined): number {
+/** Parses a duration variable: 10 when unset, else seconds within [min, 3600]; throws otherwise. */
+function parseSeconds(name: string, text: string | undefined, min: number): number {
   if (text === undefined || text.trim() === '') return 10;
   const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 3600)
-    throw new Error(`ENGINEPOOL_STREAM_CHECK_SECONDS expects seconds between 0.1 and 3600, got "${text}"`);
+  // Why: Node fires a timeout above 2^31 ms at once; an unbounded value would be a hot loop.
+  if (!Number.isFinite(seconds) || seconds < min || seconds > 3600)
+    throw new Error(`${name} expects seconds between ${min} and 3600, got "${text}"`);
   return seconds;
+}
+
+/** Parses ENGINEPOOL_STREAM_CHECK_SECONDS: how often open streams are checked against their engines. */
+export function parseCheckSeconds(text: string | undefined): number {
+  return parseSeconds('ENGINEPOOL_STREAM_CHECK_SECONDS', text, 0.1);
 }
 
 /** Parses `HOST:PORT` (or `:PORT`, or `PORT`). */
@@ -16,11 +22,12 @@ export function parseListen(text: string): { host: string; port: number } {
   const port = Number(match?.[2]);
   if (!match || port > 65535) throw new Error(`--listen expects HOST:PORT, got "${text}"`);
   const host = (match[1] ?? '').replace(/^\[(.*)\]$/, '$1');
-  return { host: host || '0.0.0.0', port };
+  // Why: the API shows stream keys and session URLs; a bare port listens on the loopback only, and
+  // exposing it is a choice (the container image passes 0.0.0.0:8000 on purpose).
+  return { host: host || '127.0.0.1', port };
 }
 
-/** ENGINEPOOL_RESYNC_SECONDS: the longest time between two passes (default 10). */
-export function resyncSeconds(env: Readonly<Record<string, string | undefined>>): number {
-  const value = Number(env.ENGINEPOOL_RESYNC_SECONDS ?? 10);
-  return Number.isFinite(value) && value >= 0.5 ? value : 10;
+/** Parses ENGINEPOOL_RESYNC_SECONDS: the longest time between two passes (default 10). */
+export function parseResyncSeconds(text: string | undefined): number {
+  return parseSeconds('ENGINEPOOL_RESYNC_SECONDS', text, 0.5);
 }

@@ -1,8 +1,16 @@
 import { createHash } from 'node:crypto';
-import { type FSWatcher, readFileSync, watch } from 'node:fs';
+import { closeSync, type FSWatcher, fstatSync, openSync, readSync, watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Clock, TimerHandle } from '../../state/clock.js';
-import { type DesiredSpec, formatIssues, parseSpec, type SpecIssue } from '../../state/spec.js';
+import {
+  type DesiredSpec,
+  formatIssues,
+  MAX_SPEC_BYTES,
+  oversizeIssue,
+  parseSpec,
+  type SpecIssue,
+  type SpecResult,
+} from '../../state/spec/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 
@@ -33,21 +41,37 @@ export interface SpecSourceOptions {
   readonly debounceMs?: number;
   /** A re-read on this period catches changes that file events miss (network filesystems). */
   readonly pollMs?: number;
+  /** The parser (tests count its calls); {@link parseSpec} by default. */
+  readonly parse?: typeof parseSpec;
+}
+
+/** The raw bytes of the file, or the problem reading it; never more than {@link MAX_SPEC_BYTES}. */
+export function readSpecBytes(path: string): { bytes: Buffer } | { issue: SpecIssue } {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const { size } = fstatSync(fd);
+    // Why: the size is checked before reading, so a huge file costs one stat, not its bytes in memory.
+    if (size > MAX_SPEC_BYTES) return { issue: oversizeIssue(size) };
+    const bytes = Buffer.alloc(MAX_SPEC_BYTES + 1);
+    let length = 0;
+    for (let n = 1; n > 0 && length < bytes.length; length += n) {
+      n = readSync(fd, bytes, length, bytes.length - length, null);
+    }
+    if (length > MAX_SPEC_BYTES) return { issue: oversizeIssue(length) };
+    return { bytes: bytes.subarray(0, length) };
+  } catch (error) {
+    return { issue: { document: 1, path: '', message: `cannot read the file: ${(error as Error).message}` } };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Reads the file and reports one result, for `validate` and `plan`. */
 export function readSpecFile(path: string, env: SpecSourceOptions['env']) {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const issue: SpecIssue = {
-      document: 1,
-      path: '',
-      message: `cannot read the file: ${(error as Error).message}`,
-    };
-    return { text: undefined, result: { ok: false, issues: [issue] } as const };
-  }
+  const read = readSpecBytes(path);
+  if ('issue' in read) return { text: undefined, result: { ok: false, issues: [read.issue] } as const };
+  const text = read.bytes.toString('utf8');
   return { text, result: parseSpec(text, { env }) };
 }
 
@@ -72,12 +96,19 @@ export class SpecSource {
 
   /** Reads the file now. Returns whether anything changed. */
   reload(why: string): boolean {
-    const { text, result } = readSpecFile(this.path, this.options.env);
+    const read = readSpecBytes(this.path);
+    // Why: the hash is of the raw bytes and taken before any parse, so an unchanged file (re-read every
+    // pollMs) costs one read and one hash, never a parse.
     const hash = createHash('sha256')
-      .update(text ?? `unreadable:${result.ok ? '' : result.issues[0]?.message}`)
+      .update('issue' in read ? `unreadable:${read.issue.message}` : read.bytes)
       .digest('hex');
     if (hash === this.lastHash) return false;
     this.lastHash = hash;
+    const parse = this.options.parse ?? parseSpec;
+    const result: SpecResult =
+      'issue' in read
+        ? { ok: false, issues: [read.issue] }
+        : parse(read.bytes.toString('utf8'), { env: this.options.env });
     const now = this.options.clock.now();
     const { logger, metrics } = this.options;
     if (!result.ok) {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import type { PoolStatus } from '../../reconcilers/status.js';
-import { parseSpec } from '../../state/spec.js';
+import { parseSpec } from '../../state/spec/index.js';
 import { poolYaml as anyPoolYaml, type PoolYamlOptions } from '../../test/support/fixtures.js';
 import { GluetunControl, type ImageBehaviour, MemoryRuntime } from '../../test/support/memoryRuntime.js';
 import type { SpecState } from '../config/specSource.js';

@@ -4,7 +4,7 @@ import { type Plan, planTick } from '../../reconcilers/plan.js';
 import type { Clock } from '../../state/clock.js';
 import type { BreakerView } from '../../state/machines/circuitBreaker.js';
 import { isLive, type ObservedWorld } from '../../state/observed.js';
-import type { DesiredSpec } from '../../state/spec.js';
+import type { DesiredSpec } from '../../state/spec/index.js';
 import { engineHttpPort } from '../../state/template.js';
 import type { SpecState } from '../config/specSource.js';
 import type { httpGet } from '../http/client.js';

@@ -5,7 +5,7 @@ import {
   type FailureReason,
 } from '../../reconcilers/actions.js';
 import type { Clock } from '../../state/clock.js';
-import type { PoolSpec } from '../../state/spec.js';
+import type { PoolSpec } from '../../state/spec/index.js';
 import { renderEngine } from '../../state/template.js';
 import type { Logger } from '../observability/logger.js';
 import { isUnavailable, type Runtime, type RuntimeError } from '../runtime/runtime.js';

@@ -2,7 +2,7 @@ import { type Actor, createActor } from 'xstate';
 import type { Clock } from '../../state/clock.js';
 import { type BreakerView, breakerView, circuitBreakerMachine } from '../../state/machines/circuitBreaker.js';
 import { type VpnView, vpnLifecycleMachine, vpnView } from '../../state/machines/vpnLifecycle.js';
-import type { DesiredSpec, PoolSpec } from '../../state/spec.js';
+import type { DesiredSpec, PoolSpec } from '../../state/spec/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { VpnProbeResult } from './vpnProber.js';
 

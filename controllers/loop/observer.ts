@@ -7,7 +7,7 @@ import {
   observeWorld,
   toDockerState,
 } from '../../state/observed.js';
-import { type DesiredSpec, vpnContainers } from '../../state/spec.js';
+import { type DesiredSpec, vpnContainers } from '../../state/spec/index.js';
 import type { Runtime } from '../runtime/runtime.js';
 
 // One observation per tick: a single list of every container (ours carry the pool label; the others

@@ -4,7 +4,7 @@ import { engineStates, type PoolStatus, type Problem, poolStatus } from '../../r
 import type { Clock } from '../../state/clock.js';
 import type { ProbeRecord } from '../../state/health.js';
 import type { ObservedWorld } from '../../state/observed.js';
-import type { DesiredSpec, PoolSpec } from '../../state/spec.js';
+import type { DesiredSpec, PoolSpec } from '../../state/spec/index.js';
 import type { SpecState } from '../config/specSource.js';
 import type { Metrics } from '../observability/metrics.js';
 import { engineEndpoint, type SelfLocation } from '../runtime/addressing.js';

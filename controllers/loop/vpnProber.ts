@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from '../../state/clock.js';
 import { parseForwardedPort, parsePublicIp, parseVpnStatus } from '../../state/gluetun.js';
 import { stableHash } from '../../state/labels.js';
-import type { GluetunSettings, PoolSpec } from '../../state/spec.js';
+import { type GluetunSettings, type PoolSpec, redactUrlCredentials } from '../../state/spec/index.js';
 import { httpGet } from '../http/client.js';
 import type { Logger } from '../observability/logger.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -91,6 +91,8 @@ export async function probeControlServer(
   client = httpGet,
 ): Promise<VpnProbeResult> {
   const base = settings.controlUrl;
+  // Why: a controlUrl may carry user:password@; messages end up in logs, status and /vpn/status.
+  const shown = redactUrlCredentials(base);
   let status: Answer;
   try {
     status = await get(base, '/v1/vpn/status', settings.apiKey, timeoutMs, client);
@@ -98,7 +100,7 @@ export async function probeControlServer(
     return {
       ok: false,
       cause: 'unreachable',
-      reason: `control server ${base} unreachable: ${describe(error)}`,
+      reason: `control server ${shown} unreachable: ${describe(error)}`,
     };
   }
   let warning: string | undefined;
@@ -108,10 +110,10 @@ export async function probeControlServer(
       return {
         ok: false,
         cause: 'unauthorized',
-        reason: `control server ${base} refused the API key (401) and the container has no health status`,
+        reason: `control server ${shown} refused the API key (401) and the container has no health status`,
       };
     }
-    warning = `control server ${base} refused the API key (401); set vpn.gluetun.apiKey`;
+    warning = `control server ${shown} refused the API key (401); set vpn.gluetun.apiKey`;
   } else if (status.status !== 200) {
     return {
       ok: false,
@@ -139,12 +141,12 @@ export async function probeControlServer(
       }
       if (answer.status === 200) forwardedPort = parseForwardedPort(answer.body);
       else if (answer.status === 401)
-        warning ??= `control server ${base} refused the API key for the forwarded port (401)`;
+        warning ??= `control server ${shown} refused the API key for the forwarded port (401)`;
     } catch (error) {
       return {
         ok: false,
         cause: 'unreachable',
-        reason: `control server ${base} unreachable: ${describe(error)}`,
+        reason: `control server ${shown} unreachable: ${describe(error)}`,
       };
     }
   }

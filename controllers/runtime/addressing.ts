@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { LABELS } from '../../state/labels.js';
 import type { ObservedEngine, ObservedWorld } from '../../state/observed.js';
-import type { PoolSpec } from '../../state/spec.js';
+import type { PoolSpec } from '../../state/spec/index.js';
 import { engineHttpPort } from '../../state/template.js';
 import type { Runtime } from './runtime.js';
 

@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
   closeSync,
-  fsyncSync,
-  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
@@ -13,53 +11,49 @@ import {
 } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { z } from 'zod';
 import type { StreamFacts } from '../../reconcilers/engines.js';
 import type { Clock, TimerHandle } from '../../state/clock.js';
+import { ApiError } from '../http/server.js';
 import type { Logger } from '../observability/logger.js';
+import {
+  applyEntry,
+  emptyState,
+  type JournalEntry,
+  prepareStateDir,
+  readStateDir,
+  StateStore,
+  type StreamRecord,
+} from './stateStore.js';
+
+export type { StreamRecord } from './stateStore.js';
 
 // Which engines carry streams: the one thing the controller knows that Docker does not. Idempotent by
-// stream id, persisted to the state directory with an atomic write before a change is acknowledged, so
-// it survives `kill -9`; a corrupt file is set aside, never fatal.
+// stream id, bounded, and written to the state directory (stateStore.ts) before memory changes and
+// before a change is acknowledged, so it survives `kill -9` and a full disk; a corrupt file is set
+// aside, never fatal.
 
-/** One open stream. */
-export interface StreamRecord {
-  readonly id: string;
-  readonly pool: string;
-  readonly containerId: string;
-  readonly engine: string;
-  readonly startedAt: number;
-  /** The engine's stat URL, polled to find streams that ended without anyone saying so. */
-  readonly statUrl?: string;
-  readonly commandUrl?: string;
-  readonly playbackSessionId?: string;
-  readonly key?: { readonly type: string; readonly value: string };
-  readonly isLive?: boolean;
-  readonly labels?: Readonly<Record<string, string>>;
+/** How many streams, and how much of each, the registry keeps. */
+export interface StreamLimits {
+  readonly streams: number;
+  readonly streamsPerEngine: number;
+  readonly labels: number;
+  /** Characters of a label key or an id. */
+  readonly keyLength: number;
+  /** Characters of a label value, a URL, a session id or a stream key. */
+  readonly valueLength: number;
 }
 
-const StreamRecordSchema = z.object({
-  id: z.string(),
-  pool: z.string(),
-  containerId: z.string(),
-  engine: z.string(),
-  startedAt: z.number(),
-  statUrl: z.string().optional(),
-  commandUrl: z.string().optional(),
-  playbackSessionId: z.string().optional(),
-  key: z.object({ type: z.string(), value: z.string() }).optional(),
-  isLive: z.boolean().optional(),
-  labels: z.record(z.string(), z.string()).optional(),
-});
+/** The defaults: far above what engines serve, far below what fills a disk or blocks the loop. */
+export const DEFAULT_STREAM_LIMITS: StreamLimits = {
+  streams: 10_000,
+  streamsPerEngine: 100,
+  labels: 32,
+  keyLength: 256,
+  valueLength: 2_048,
+};
 
-const StateFileSchema = z.object({
-  version: z.literal(1),
-  streams: z.array(StreamRecordSchema),
-  engineLastEndedAt: z.record(z.string(), z.number()),
-  poolLastEndedAt: z.record(z.string(), z.number()),
-});
-
-type StateFile = z.infer<typeof StateFileSchema>;
+/** A stream refused by a limit. */
+export class StreamLimitError extends ApiError {}
 
 /** Where streams persist when `--state-dir` is not given: one directory per config file. */
 export function defaultStateDirFor(
@@ -114,6 +108,9 @@ export interface StreamRegistryOptions {
   readonly stateDir?: string;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly limits?: Partial<StreamLimits>;
+  /** Told after each state write: whether it succeeded (metrics). */
+  readonly onWrite?: (ok: boolean) => void;
 }
 
 const LOCK_FILE = 'controller.lock';
@@ -158,33 +155,47 @@ export function stateDirHolder(stateDir: string): (LockHolder & { readonly alive
 
 /** The stream registry of one controller. */
 export class StreamRegistry {
-  private readonly streams = new Map<string, StreamRecord>();
-  private readonly engineLastEndedAt = new Map<string, number>();
-  private readonly poolLastEndedAt = new Map<string, number>();
-  private readonly file?: string;
+  private readonly state = emptyState();
+  private readonly streams = this.state.streams;
+  private readonly engineLastEndedAt = this.state.engineLastEndedAt;
+  private readonly poolLastEndedAt = this.state.poolLastEndedAt;
+  private readonly store?: StateStore;
   private readonly lockFile?: string;
+  private readonly limits: StreamLimits;
   private heartbeat?: TimerHandle;
 
   constructor(private readonly options: StreamRegistryOptions) {
+    this.limits = { ...DEFAULT_STREAM_LIMITS, ...options.limits };
     if (options.stateDir) {
-      this.file = join(options.stateDir, 'streams.json');
+      this.store = new StateStore({
+        stateDir: options.stateDir,
+        clock: options.clock,
+        logger: options.logger,
+        ...(options.onWrite ? { onWrite: options.onWrite } : {}),
+      });
       this.lockFile = join(options.stateDir, LOCK_FILE);
     }
+  }
+
+  /** Why the last state write failed, while it did (readiness). */
+  writeError(): string | undefined {
+    return this.store?.writeError();
   }
 
   /** Takes the state directory's lock and loads the persisted streams. Throws {@link StateDirLockedError}. */
   open(): void {
     const { stateDir } = this.options;
-    if (!stateDir || !this.file || !this.lockFile) return;
-    mkdirSync(stateDir, { recursive: true });
+    if (!stateDir || !this.store || !this.lockFile) return;
+    prepareStateDir(stateDir);
     this.lock(this.lockFile);
-    this.load(this.file);
+    this.store.load(this.state);
   }
 
   /** Releases the lock. Streams stay on disk for the next start. */
   close(): void {
     if (this.heartbeat !== undefined) this.options.clock.clearTimeout(this.heartbeat);
     this.heartbeat = undefined;
+    this.store?.close();
     if (!this.lockFile) return;
     try {
       const holder = JSON.parse(readFileSync(this.lockFile, 'utf8')) as { pid?: number; host?: string };
@@ -237,62 +248,39 @@ export class StreamRegistry {
     }, LOCK_HEARTBEAT_MS);
   }
 
-  private load(file: string): void {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      this.setAside(file, `cannot read it: ${(error as Error).message}`);
-      return;
-    }
-    let parsed: ReturnType<typeof StateFileSchema.safeParse>;
-    try {
-      parsed = StateFileSchema.safeParse(JSON.parse(text));
-    } catch (error) {
-      this.setAside(file, `not JSON: ${(error as Error).message}`);
-      return;
-    }
-    if (!parsed.success) {
-      this.setAside(file, z.prettifyError(parsed.error));
-      return;
-    }
-    for (const stream of parsed.data.streams) this.streams.set(stream.id, stream);
-    for (const [id, at] of Object.entries(parsed.data.engineLastEndedAt)) this.engineLastEndedAt.set(id, at);
-    for (const [pool, at] of Object.entries(parsed.data.poolLastEndedAt)) this.poolLastEndedAt.set(pool, at);
-    this.options.logger.info({ streams: this.streams.size, file }, 'loaded open streams');
+  /** Writes a change, then applies it: a refused write changes nothing. */
+  private commit(entry: JournalEntry): void {
+    this.store?.append(entry, this.state);
+    applyEntry(this.state, entry);
   }
 
-  private setAside(file: string, why: string): void {
-    const aside = `${file}.corrupt-${this.options.clock.now()}`;
-    try {
-      renameSync(file, aside);
-    } catch {
-      // If it cannot even be moved, the next write replaces it.
-    }
-    this.options.logger.warn(
-      { file, movedTo: aside, reason: why },
-      'the streams file is unreadable; set it aside and starting with no streams',
-    );
-  }
-
-  private persist(): void {
-    if (!this.file) return;
-    const state: StateFile = {
-      version: 1,
-      streams: [...this.streams.values()],
-      engineLastEndedAt: Object.fromEntries(this.engineLastEndedAt),
-      poolLastEndedAt: Object.fromEntries(this.poolLastEndedAt),
+  private checkLimits(target: StreamTarget, id: string, details: StreamDetails, isNew: boolean): void {
+    const { limits } = this;
+    const refuse = (message: string) => {
+      throw new StreamLimitError(isNew ? 429 : 400, 'stream_limit', message);
     };
-    const tmp = `${this.file}.tmp`;
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, JSON.stringify(state));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+    if (id.length > limits.keyLength) refuse(`a stream id has at most ${limits.keyLength} characters`);
+    const labels = Object.entries(details.labels ?? {});
+    if (labels.length > limits.labels)
+      refuse(`a stream has at most ${limits.labels} labels, got ${labels.length}`);
+    for (const [key, value] of labels) {
+      if (key.length > limits.keyLength || value.length > limits.valueLength)
+        refuse(`a label key has at most ${limits.keyLength} characters and a value ${limits.valueLength}`);
     }
-    renameSync(tmp, this.file);
+    for (const value of [
+      details.statUrl,
+      details.commandUrl,
+      details.playbackSessionId,
+      details.key?.value,
+    ]) {
+      if (value !== undefined && value.length > limits.valueLength)
+        refuse(`stream URLs, session ids and keys have at most ${limits.valueLength} characters`);
+    }
+    if (!isNew) return;
+    if (this.streams.size >= limits.streams)
+      refuse(`${limits.streams} streams are open, the most the controller keeps; end some first`);
+    if (this.onEngine(target.containerId).length >= limits.streamsPerEngine)
+      refuse(`${target.engine} has ${limits.streamsPerEngine} open streams, the most per engine`);
   }
 
   /**
@@ -305,19 +293,17 @@ export class StreamRegistry {
     details: StreamDetails = {},
   ): { stream: StreamRecord; created: boolean } {
     const existing = this.streams.get(id);
-    if (existing && existing.containerId === target.containerId) {
+    const same = existing !== undefined && existing.containerId === target.containerId;
+    this.checkLimits(target, id, details, !same);
+    if (same) {
       const given = Object.fromEntries(Object.entries(details).filter(([, value]) => value !== undefined));
       const updated: StreamRecord = { ...existing, ...given };
       if (JSON.stringify(updated) === JSON.stringify(existing)) return { stream: existing, created: false };
-      this.streams.set(id, updated);
-      this.persist();
+      this.commit({ op: 'start', stream: updated });
       return { stream: updated, created: false };
     }
-    const now = this.options.clock.now();
-    if (existing) this.markEnded(existing, now);
-    const stream: StreamRecord = { id, ...target, startedAt: now, ...details };
-    this.streams.set(id, stream);
-    this.persist();
+    const stream: StreamRecord = { id, ...target, startedAt: this.options.clock.now(), ...details };
+    this.commit({ op: 'start', stream });
     return { stream, created: true };
   }
 
@@ -325,30 +311,22 @@ export class StreamRegistry {
   end(id: string): StreamRecord | undefined {
     const stream = this.streams.get(id);
     if (!stream) return undefined;
-    this.markEnded(stream, this.options.clock.now());
-    this.persist();
+    this.commit({ op: 'end', ids: [id], at: this.options.clock.now() });
     return stream;
-  }
-
-  private markEnded(stream: StreamRecord, at: number): void {
-    this.streams.delete(stream.id);
-    this.engineLastEndedAt.set(stream.containerId, at);
-    this.poolLastEndedAt.set(stream.pool, at);
   }
 
   /** Ends the streams of engines that no longer exist; returns them. */
   endMissing(liveContainerIds: ReadonlySet<string>): StreamRecord[] {
     const gone = [...this.streams.values()].filter((s) => !liveContainerIds.has(s.containerId));
-    const now = this.options.clock.now();
-    for (const stream of gone) this.markEnded(stream, now);
-    let pruned = false;
-    for (const id of this.engineLastEndedAt.keys()) {
-      if (!liveContainerIds.has(id)) {
-        this.engineLastEndedAt.delete(id);
-        pruned = true;
-      }
-    }
-    if (gone.length > 0 || pruned) this.persist();
+    const ended = new Set(gone.map((s) => s.containerId));
+    const prune = [...this.engineLastEndedAt.keys(), ...ended].filter((id) => !liveContainerIds.has(id));
+    if (gone.length === 0 && prune.length === 0) return [];
+    this.commit({
+      op: 'end',
+      ids: gone.map((s) => s.id),
+      at: this.options.clock.now(),
+      prune: [...new Set(prune)],
+    });
     return gone;
   }
 
@@ -393,19 +371,16 @@ export function readStreamFacts(
   env: Readonly<Record<string, string | undefined>>,
 ): { engines: Map<string, StreamFacts>; pools: Map<string, number> } {
   const engines = new Map<string, { open: number; lastEndedAt?: number }>();
-  const pools = new Map<string, number>();
+  let pools = new Map<string, number>();
   try {
-    const dir = stateDir ?? defaultStateDirFor(config, env);
-    const parsed = StateFileSchema.safeParse(JSON.parse(readFileSync(join(dir, 'streams.json'), 'utf8')));
-    if (!parsed.success) return { engines, pools };
-    for (const [id, at] of Object.entries(parsed.data.engineLastEndedAt))
-      engines.set(id, { open: 0, lastEndedAt: at });
-    for (const stream of parsed.data.streams) {
+    const state = readStateDir(stateDir ?? defaultStateDirFor(config, env));
+    for (const [id, at] of state.engineLastEndedAt) engines.set(id, { open: 0, lastEndedAt: at });
+    for (const stream of state.streams.values()) {
       const fact = engines.get(stream.containerId) ?? { open: 0 };
       fact.open++;
       engines.set(stream.containerId, fact);
     }
-    for (const [pool, at] of Object.entries(parsed.data.poolLastEndedAt)) pools.set(pool, at);
+    pools = state.poolLastEndedAt;
   } catch {
     // No state yet.
   }

@@ -109,15 +109,13 @@ describe('one controller, one pool (api-a)', () => {
       const good = await c.api(path, { method, token: c.token, ...(body ? { body } : {}) });
       expect([path, good.status >= 200 && good.status < 300]).toEqual([path, true]);
     }
-    for (const path of [
-      '/livez',
-      '/readyz',
-      '/metrics',
-      '/api/v1/pools',
-      `/api/v1/pools/${pool}/engines`,
-      '/engines',
-    ]) {
+    for (const path of ['/livez', '/readyz', '/metrics', '/api/v1/pools', `/api/v1/pools/${pool}/engines`]) {
       expect([path, (await c.api(path)).status]).toEqual([path, 200]);
+    }
+    // Reads that show stream keys, session URLs or the VPN's address need the token.
+    for (const path of ['/engines', '/streams', '/vpn/status']) {
+      expect([path, (await c.api(path)).status]).toEqual([path, 401]);
+      expect([path, (await c.api(path, { token: c.token })).status]).toEqual([path, 200]);
     }
     expect(c.logs).toContain('"msg":"request"');
     expect(c.logs).not.toContain(c.token);

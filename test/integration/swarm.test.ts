@@ -154,7 +154,7 @@ describe('a Swarm pool on one node', () => {
         },
       )
       .start();
-    const engines = async (): Promise<any[]> => (await c.api('/engines')).body;
+    const engines = async (): Promise<any[]> => (await c.api('/engines', { token: c.token })).body;
     await waitFor(
       'one healthy engine',
       async () => (await engines()).some((e) => e.health_status === 'healthy'),

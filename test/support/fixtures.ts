@@ -9,7 +9,7 @@ import {
   type ObservedWorld,
   observeWorld,
 } from '../../state/observed.js';
-import { type DesiredSpec, type PoolSpec, parseSpec } from '../../state/spec.js';
+import { type DesiredSpec, type PoolSpec, parseSpec } from '../../state/spec/index.js';
 
 // Builders for pure tests: specs from real YAML, Docker list items, and machine views.
 

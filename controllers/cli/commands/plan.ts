@@ -5,7 +5,7 @@ import { systemClock } from '../../../state/clock.js';
 import { breakerView, circuitBreakerMachine } from '../../../state/machines/circuitBreaker.js';
 import type { VpnView } from '../../../state/machines/vpnLifecycle.js';
 import type { ObservedWorld } from '../../../state/observed.js';
-import { type DesiredSpec, formatIssues } from '../../../state/spec.js';
+import { type DesiredSpec, formatIssues } from '../../../state/spec/index.js';
 import { plural } from '../../../state/words.js';
 import { readSpecFile } from '../../config/specSource.js';
 import { Observer } from '../../loop/observer.js';

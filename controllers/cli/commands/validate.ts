@@ -1,4 +1,4 @@
-import { formatIssues } from '../../../state/spec.js';
+import { formatIssues } from '../../../state/spec/index.js';
 import { readSpecFile } from '../../config/specSource.js';
 import type { Command } from '../command.js';
 

@@ -1,6 +1,6 @@
 import { systemClock } from '../../../state/clock.js';
 import type { ObservedWorld } from '../../../state/observed.js';
-import { formatIssues, usesSwarm } from '../../../state/spec.js';
+import { formatIssues, usesSwarm } from '../../../state/spec/index.js';
 import { readSpecFile } from '../../config/specSource.js';
 import { Observer } from '../../loop/observer.js';
 import { detectSelf } from '../../runtime/addressing.js';
@@ -9,6 +9,7 @@ import type { Runtime } from '../../runtime/runtime.js';
 import type { SwarmRuntime } from '../../runtime/swarm/swarmRuntime.js';
 import { defaultStateDirFor } from '../../streams/registry.js';
 import {
+  apiTokenFinding,
   type Finding,
   fail,
   fileFindings,
@@ -117,6 +118,7 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
     }
   }
   findings.push(stateDirFinding(options.stateDir ?? defaultStateDirFor(options.config, env)));
+  findings.push(apiTokenFinding(env));
 
   return findings;
 }

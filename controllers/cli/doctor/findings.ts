@@ -1,6 +1,6 @@
 import { allowedPorts, foreignHolders, ownEngineNames } from '../../../reconcilers/ports.js';
 import type { ObservedWorld } from '../../../state/observed.js';
-import type { DesiredSpec, PoolSpec } from '../../../state/spec.js';
+import type { DesiredSpec, PoolSpec } from '../../../state/spec/index.js';
 import { plural } from '../../../state/words.js';
 
 // The findings of `enginepool doctor` as pure functions of the facts gathered (the file, Docker's
@@ -63,6 +63,17 @@ export function formatFindings(findings: readonly Finding[]): string[] {
     if (finding.fix && finding.severity !== 'ok') lines.push(`${indent}fix: ${finding.fix}`);
   }
   return lines;
+}
+
+/** The API token: without one, a proxy's stream events are refused and streamed-on engines look free. */
+export function apiTokenFinding(env: Readonly<Record<string, string | undefined>>): Finding {
+  if (env.ENGINEPOOL_API_TOKEN)
+    return ok('api token', 'ENGINEPOOL_API_TOKEN is set: the API accepts changes');
+  return warn(
+    'api token',
+    "ENGINEPOOL_API_TOKEN is not set: the API is read-only, so a proxy's stream events (acexy's stream_started/stream_ended) are refused with 403 and engines carrying streams look free, and may be scaled down",
+    "set ENGINEPOOL_API_TOKEN in the controller's environment, and the same value as the proxy's token (acexy: ACEXY_ORCH_APIKEY)",
+  );
 }
 
 /** The file is valid: one line for it, and one per pool saying what its numbers mean. */

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { ObservedWorld } from '../../../state/observed.js';
-import type { PoolSpec } from '../../../state/spec.js';
+import { type PoolSpec, redactUrlCredentials } from '../../../state/spec/index.js';
 import { probeControlServer } from '../../loop/vpnProber.js';
 import { connectionOptions } from '../../runtime/docker/dockerRuntime.js';
 import { type Runtime, RuntimeError, type RuntimeVersion } from '../../runtime/runtime.js';
@@ -155,7 +155,7 @@ export async function vpnFindings(
     findings.push(
       ok(
         check,
-        `${settings.controlUrl} answers: VPN running, public IP ${probe.publicIp || 'unknown'}${port}`,
+        `${redactUrlCredentials(settings.controlUrl)} answers: VPN running, public IP ${probe.publicIp || 'unknown'}${port}`,
       ),
     );
     if (settings.forwardedPort && probe.forwardedPort === null) {

@@ -1,5 +1,5 @@
 import { chooseNode, meets } from '../../../reconcilers/placement.js';
-import type { DesiredSpec } from '../../../state/spec.js';
+import type { DesiredSpec } from '../../../state/spec/index.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { type SwarmNode, toPlacementNode } from '../../runtime/swarm/swarmObjects.js';
 import type { SwarmRuntime } from '../../runtime/swarm/swarmRuntime.js';

@@ -11,6 +11,7 @@ export function engineRoutes(deps: CompatDeps, scope: CompatScope): Route[] {
     {
       method: 'GET',
       path: '/engines',
+      sensitive: true,
       handle: ({ query }) => {
         const facts = registry.facts();
         const streams = registry.list();
@@ -45,6 +46,7 @@ export function engineRoutes(deps: CompatDeps, scope: CompatScope): Route[] {
     {
       method: 'GET',
       path: '/streams',
+      sensitive: true,
       handle: ({ query }) => {
         const status = query.get('status') ?? 'started';
         if (status !== 'started' && status !== 'ended') {

@@ -16,6 +16,8 @@ export interface ApiDeps {
   readonly metrics: Metrics;
   /** Asks for a reconcile pass now (a stream changed how many engines are free). */
   readonly wake: (reason: string) => void;
+  /** Setup problems that do not stop the controller acting, shown by `/readyz` (e.g. no API token). */
+  readonly warnings?: readonly string[];
 }
 
 const StreamId = z.string().trim().min(1).max(256);
@@ -84,7 +86,12 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       path: '/readyz',
       handle: () => {
         const { ready, reason } = view.readiness();
-        return ready ? { status: 200, body: { status: 'ready' } } : errorReply(503, 'not_ready', reason);
+        const stateError = deps.registry.writeError();
+        const warnings = deps.warnings?.length ? { warnings: deps.warnings } : {};
+        if (stateError) return errorReply(503, 'not_ready', stateError, warnings);
+        return ready
+          ? { status: 200, body: { status: 'ready', ...warnings } }
+          : errorReply(503, 'not_ready', reason, warnings);
       },
     },
     {

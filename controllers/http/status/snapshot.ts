@@ -1,5 +1,5 @@
 import type { PoolStatus } from '../../../reconcilers/status.js';
-import type { SpecIssue } from '../../../state/spec.js';
+import type { SpecIssue } from '../../../state/spec/index.js';
 import type { SpecState } from '../../config/specSource.js';
 import type { LoggedAction } from '../../loop/actionLog.js';
 import type { MachineTransition } from '../../loop/machines.js';

@@ -1,6 +1,6 @@
 import { LABELS } from '../../../state/labels.js';
 import type { DockerContainerSummary } from '../../../state/observed.js';
-import { type DesiredSpec, usesSwarm } from '../../../state/spec.js';
+import { type DesiredSpec, usesSwarm } from '../../../state/spec/index.js';
 import { createDockerRuntime } from '../docker/dockerRuntime.js';
 import { type Runtime, type RuntimeCallObserver, RuntimeError, type RuntimeEvent } from '../runtime.js';
 import { createSwarmRuntime, type SwarmRuntime, type SwarmSnapshot } from './swarmRuntime.js';

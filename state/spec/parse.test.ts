@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatIssues, parseSpec } from './spec.js';
+import { formatIssues, parseSpec } from './index.js';
 
 const base = `apiVersion: enginepool/v1
 kind: EnginePool
@@ -163,6 +163,22 @@ describe('parseSpec', () => {
     );
   });
 
+  it('reports schema and cross-field problems of a file in one run', () => {
+    const text = base.replace('19000-19009', '19009-19000').replace('minFree: 1', 'minFree: 1\n    maxx: 3');
+    expect(errors(text)).toBe(
+      [
+        'pool.yaml:11:5: spec.replicas.maxx: unknown key "maxx" (did you mean "max"?); valid keys here: minFree, min, max, scaleDownDelaySeconds',
+        'pool.yaml:14:16: spec.ports.hostRange: expected an ordered range of ports between 1 and 65535, such as 19000-19999 (got 19009-19000)',
+      ].join('\n'),
+    );
+  });
+
+  it('reports a key written twice in one mapping', () => {
+    expect(errors(base.replace('max: 4', 'max: 4\n    max: 5'))).toBe(
+      'pool.yaml:12:5: invalid YAML: the key "max" appears twice in one mapping',
+    );
+  });
+
   it('reports an alias without its anchor at its line, instead of throwing', () => {
     const text = base.replace('args: ["--http-port={{httpPort}}"]', 'args: [*nope]');
     expect(errors(text)).toBe(
@@ -176,6 +192,6 @@ describe('parseSpec', () => {
       'args: ["--http-port={{httpPort}}"]',
       `env: { A: &a x }\n    args: [${aliases}]`,
     );
-    expect(errors(text)).toMatch(/^pool\.yaml:\d+:\d+: invalid YAML: Excessive alias count/);
+    expect(errors(text)).toMatch(/^pool\.yaml:\d+:\d+: invalid YAML: 101 aliases; at most 100 are resolved$/);
   });
 });
