@@ -7,13 +7,11 @@ import type { CreateContainerBody } from '../../state/template.js';
 // translates; it decides nothing. Container facts keep Docker's JSON shapes (state/observed.ts maps
 // them), so every adapter speaks them.
 
-/** One Docker event (`GET /events`), the fields enginepool reads. */
+/** One Docker event (`GET /events`), the fields enginepool reads, in Docker's words whatever the engine. */
 export interface RuntimeEvent {
   readonly Type?: string;
   readonly Action?: string;
   readonly Actor?: { readonly ID?: string; readonly Attributes?: Readonly<Record<string, string>> };
-  /** Podman puts the health value here rather than in the action. */
-  readonly HealthStatus?: string;
   /** Seconds since the epoch. */
   readonly time?: number;
   readonly timeNano?: number;
