@@ -34,6 +34,21 @@ export default defineConfig({
       },
       {
         test: {
+          // Why: Podman is a supported runtime. The subset covering replicas, names, ports, events,
+          // failures, VPN namespace sharing and the API runs a second time against Podman's socket
+          // (scripts/test.sh sets DOCKER_HOST), plus Podman's own checks; about 2 minutes.
+          name: 'podman',
+          sequence: { groupOrder: 2 },
+          include: ['test/integration/{core,health,vpn,api}.test.ts', 'test/podman/**/*.test.ts'],
+          globalSetup: ['test/support/podmanSetup.ts', 'test/support/globalSetup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          maxWorkers: 2,
+          fileParallelism: true,
+        },
+      },
+      {
+        test: {
           // Why: these stop dockerd itself, which every other Docker test would feel; run them alone.
           name: 'disruptive',
           include: ['test/disruptive/**/*.test.ts'],

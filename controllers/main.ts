@@ -4,6 +4,7 @@ import { vpnContainers } from '../state/spec/index.js';
 import { type ApiTokens, readApiTokens } from './config/apiToken.js';
 import { parseCheckSeconds, parseListen, parseResyncSeconds } from './config/environment.js';
 import { SpecSource } from './config/specSource.js';
+import { packageVersion } from './config/version.js';
 import { compatRoutes } from './http/compat/compat.js';
 import { apiRoutes } from './http/routes/native.js';
 import { createHttpServer } from './http/server.js';
@@ -34,6 +35,10 @@ export interface RunOptions {
   readonly stopSignal?: Promise<string>;
 }
 
+/** Why loud: a proxy (acexy) only logs the 403s, and the engines carrying its streams look free. */
+const NO_TOKEN_WARNING =
+  "ENGINEPOOL_API_TOKEN is not set: the API is read-only, so a proxy's stream events (acexy's stream_started/stream_ended) are refused with 403 and engines carrying streams look free and may be scaled down; set it, and the same value as the proxy's token (acexy: ACEXY_ORCH_APIKEY)";
+
 function signalled(): Promise<string> {
   return new Promise((resolveSignal) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolveSignal(signal));
@@ -62,7 +67,12 @@ export async function runController(options: RunOptions): Promise<number> {
     logger.error((error as Error).message);
     return 2;
   }
-  const metrics = new Metrics();
+  const metrics = new Metrics({
+    build: {
+      version: packageVersion(),
+      ...(env.ENGINEPOOL_REVISION ? { revision: env.ENGINEPOOL_REVISION } : {}),
+    },
+  });
   const docker = createSpecRuntime({
     dockerHost: env.DOCKER_HOST,
     spec: () => specSource.current().spec,
@@ -168,7 +178,9 @@ export async function runController(options: RunOptions): Promise<number> {
     onGap: () => controller.invalidate(),
   });
   const { token, readToken } = tokens;
-  const deps = { controller, view: controller.view, registry, metrics, logger, clock, wake };
+  // Setup problems that do not stop the controller: logged at start and listed by /readyz.
+  const warnings = [...tokens.warnings, ...(token ? [] : [NO_TOKEN_WARNING])];
+  const deps = { controller, view: controller.view, registry, metrics, logger, clock, wake, warnings };
   const server = createHttpServer({
     routes: [
       ...apiRoutes(deps),
@@ -178,6 +190,7 @@ export async function runController(options: RunOptions): Promise<number> {
     ...(token ? { token } : {}),
     ...(readToken ? { readToken } : {}),
     logger,
+    observe: metrics.httpRequest,
   });
   try {
     await new Promise<void>((resolveListen, reject) => {
@@ -194,9 +207,7 @@ export async function runController(options: RunOptions): Promise<number> {
     registry.close();
     return 1;
   }
-  for (const warning of tokens.warnings) logger.warn(warning);
-  if (!token)
-    logger.warn('ENGINEPOOL_API_TOKEN is not set: the API is read-only (mutating routes answer 403)');
+  for (const warning of warnings) logger.warn(warning);
   logger.info({ listen: `${listen.host}:${listen.port}` }, 'API listening');
 
   const onHangup = () => specSource.reload('SIGHUP');

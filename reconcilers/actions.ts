@@ -32,6 +32,11 @@ export interface RemoveAction {
   readonly reason: string;
   /** Set when the removal records a provisioning failure (an engine that never became ready). */
   readonly failure?: FailureReason;
+  /**
+   * Set on a retry of a removal Docker refused before: the plan holds that engine's name and port,
+   * so nothing in it waits for this removal (it may take Docker seconds to refuse again).
+   */
+  readonly retry?: true;
 }
 
 /** Restart a container in place (same id, name and port), e.g. to rejoin a VPN's new namespace. */

@@ -4,6 +4,7 @@ import type { VpnView } from '../state/machines/vpnLifecycle.js';
 import { isLive, type ObservedEngine, type ObservedVpn, type ObservedWorld } from '../state/observed.js';
 import type { PoolSpec } from '../state/spec/index.js';
 import { type PortBudget, portBudget } from './ports.js';
+import { type RemovalFailure, type StuckEngine, stuckEngines } from './stuck.js';
 
 // One pool as the reconcilers see it: each engine with its phase, streams and whether it is outdated,
 // plus the pool's machines and port budget. Pure: built from the world and plain views.
@@ -29,6 +30,8 @@ export interface MachineView {
   readonly countFailuresSince: number;
   /** Extra engines asked for through the API (`POST /provision/acestream`) and not started yet, by pool. */
   readonly provisionRequests: ReadonlyMap<string, number>;
+  /** Containers whose removal failed, by container id, until Docker shows them gone. */
+  readonly removalFailures: ReadonlyMap<string, RemovalFailure>;
 }
 
 /** Where an engine is in its life: exited (not running any more), or its health state. */
@@ -71,6 +74,8 @@ export interface PoolSnapshot {
   readonly lastStreamEndedAt?: number;
   /** Extra engines asked for through the API, to start on top of what minFree wants. */
   readonly requested: number;
+  /** Engines Docker could not remove (or shows half-removed): their names and ports stay held. */
+  readonly stuck: readonly StuckEngine[];
   readonly now: number;
 }
 
@@ -147,7 +152,8 @@ export function snapshotPool(
 ): PoolSnapshot {
   const vpn = vpnOf(pool, world, view);
   const ports = portBudget(pool, world, view.setAsidePorts);
-  const engines = (world.enginesByPool.get(pool.name) ?? [])
+  const observed = world.enginesByPool.get(pool.name) ?? [];
+  const engines = observed
     .map((engine): EngineStatus => {
       const probe = view.probes.get(engine.containerId);
       const streams = view.streams.get(engine.containerId);
@@ -183,6 +189,7 @@ export function snapshotPool(
     ports,
     ...(lastStreamEndedAt !== undefined ? { lastStreamEndedAt } : {}),
     requested: view.provisionRequests.get(pool.name) ?? 0,
+    stuck: stuckEngines(observed, view.removalFailures, now),
     now,
   };
 }

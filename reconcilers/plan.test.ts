@@ -68,6 +68,16 @@ describe('planTick: replicas, names and ports', () => {
       ],
     ],
     [
+      'never reuses the port of a removed engine that a foreign container publishes (found by fast-check)',
+      ace,
+      [engine(ace, 1, { state: 'created', port: 19000 }), foreign('web', { ports: [19000] })],
+      {},
+      [
+        'remove ace-1 (never started)',
+        'create ace-1 on port 19001 (scale up: 0 used + minFree 1 = 1 wanted, 0 running or starting)',
+      ],
+    ],
+    [
       'caps at max without error',
       poolSpec({ replicas: '{ minFree: 1, max: 2 }' }),
       [engine(ace, 1), engine(ace, 2)],
@@ -281,6 +291,78 @@ describe('planTick: a starting engine is a scale-down victim too', () => {
     });
     expect(formatPlan(plan.actions)).toEqual([
       'remove ace-2 (scale down: 0 used + minFree 1 = 1 wanted, 3 running; free for 600s)',
+    ]);
+  });
+});
+
+describe('planTick: an engine Docker cannot remove', () => {
+  const pool = poolSpec({ replicas: '{ minFree: 2, max: 5 }' });
+  const busy = 'driver "overlay2" failed to remove root filesystem: device or resource busy';
+  const failure = { error: busy, attempts: 1, firstFailedAt: 10 * MIN - 500, lastFailedAt: 10 * MIN - 500 };
+  const stuck = [engine(pool, 1, { state: 'dead', status: 'Dead' }), engine(pool, 2, { state: 'exited' })];
+
+  it.each([
+    [
+      'holds its name and port and converges under the next free ones while the retry waits',
+      10 * MIN,
+      [
+        'remove ace-2 (exited with code 1)',
+        'create ace-2 on port 19001 (scale up: 0 used + minFree 2 = 2 wanted, 0 running or starting)',
+        'create ace-3 on port 19002 (scale up: 0 used + minFree 2 = 2 wanted, 0 running or starting)',
+      ],
+    ],
+    [
+      'retries its removal once due, still without reusing its name or port',
+      10 * MIN + 500,
+      [
+        'remove ace-1 (dead in Docker)',
+        'remove ace-2 (exited with code 1)',
+        'create ace-2 on port 19001 (scale up: 0 used + minFree 2 = 2 wanted, 0 running or starting)',
+        'create ace-3 on port 19002 (scale up: 0 used + minFree 2 = 2 wanted, 0 running or starting)',
+      ],
+    ],
+  ])('%s', (_title, now, expected) => {
+    const plan = planTick({
+      spec: desired(pool),
+      world: world(stuck),
+      view: view({ removalFailures: { 'id-ace-1': failure } }),
+      now,
+    });
+    expect(formatPlan(plan.actions)).toEqual(expected);
+  });
+
+  it('asks to be woken when the retry is due, and says why in the pool', () => {
+    const plan = planTick({
+      spec: desired(pool),
+      world: world(stuck),
+      view: view({ removalFailures: { 'id-ace-1': failure } }),
+      now: 10 * MIN,
+    });
+    expect(plan.requeueAt).toBe(10 * MIN + 500);
+    expect(plan.pools.get('ace')?.snapshot.stuck.map((s) => s.engine.name)).toEqual(['ace-1']);
+  });
+
+  it.each([
+    [
+      'holds the name of a container Docker shows dead before any removal of ours failed',
+      'dead',
+      'create ace-2 on port 19001',
+    ],
+    [
+      'reuses the name of one Docker shows removing: every removal passes through it',
+      'removing',
+      'create ace-1 on port 19000',
+    ],
+  ])('%s', (_title, state, create) => {
+    const plan = planTick({
+      spec: desired(poolSpec()),
+      world: world([engine(pool, 1, { state, status: state })]),
+      view: view(),
+      now: 10 * MIN,
+    });
+    expect(formatPlan(plan.actions)).toEqual([
+      `remove ace-1 (${state} in Docker)`,
+      `${create} (scale up: 0 used + minFree 1 = 1 wanted, 0 running or starting)`,
     ]);
   });
 });

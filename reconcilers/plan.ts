@@ -2,10 +2,11 @@ import { engineName } from '../state/labels.js';
 import { describeBreaker } from '../state/machines/circuitBreaker.js';
 import type { ObservedWorld } from '../state/observed.js';
 import { type DesiredSpec, derivedPort, type PoolSpec } from '../state/spec/index.js';
-import type { Action, CreateAction, CreateIntent, Intent, RemoveAction, RestartAction } from './actions.js';
+import type { Action, CreateAction, CreateIntent, RemoveAction, RestartAction } from './actions.js';
 import { type MachineView, type PoolSnapshot, snapshotPool } from './engines.js';
 import { lowestFreeIndexes } from './names.js';
 import { type CapacityLimit, reconcileReplicas } from './replicas.js';
+import { dueRemovals } from './stuck.js';
 import { reconcileVpn } from './vpn.js';
 
 // One tick's plan: run the reconcilers of every pool, gate creates by the breaker and the VPN, give each
@@ -63,7 +64,10 @@ function gateCreates(snapshot: PoolSnapshot, creates: readonly CreateIntent[], p
   };
 }
 
-/** Places creates: lowest free names, free ports (ports and names freed by this plan's removes included). */
+/**
+ * Places creates: lowest free names, free ports (ports and names freed by this plan's removes included,
+ * except those of stuck engines).
+ */
 function place(
   pool: PoolSpec,
   snapshot: PoolSnapshot,
@@ -72,11 +76,21 @@ function place(
   names: Set<string>,
   portsTaken: Set<number>,
 ): { placed: CreateAction[]; unplaced: number } {
-  const removedIds = new Set(removed.map((r) => r.containerId));
+  const stuckIds = new Set(snapshot.stuck.map((s) => s.engine.containerId));
+  const removedIds = new Set(removed.map((r) => r.containerId).filter((id) => !stuckIds.has(id)));
+  // Why: a removed engine's port is reusable only when nothing that stays holds it: no foreign
+  // container (one may publish the port a never-started engine had on its label), no other engine.
+  const staying = new Set(
+    snapshot.engines
+      .filter((s) => !removedIds.has(s.engine.containerId))
+      .flatMap((s) => [...s.engine.hostPorts, s.engine.hostPort]),
+  );
   const freedPorts = snapshot.engines
     .filter((s) => removedIds.has(s.engine.containerId))
     .map((s) => s.engine.hostPort)
-    .filter((port): port is number => port !== undefined && snapshot.ports.allowed.has(port));
+    .filter(
+      (port): port is number => port !== undefined && snapshot.ports.ownHeld.has(port) && !staying.has(port),
+    );
   const ports = [...new Set([...snapshot.ports.free, ...freedPorts])]
     .filter((port) => !portsTaken.has(port))
     .sort((a, b) => a - b);
@@ -126,9 +140,10 @@ export function planTick(input: PlanInput): Plan {
       vpn.intents.flatMap((intent) => (intent.kind === 'remove' ? [intent.containerId] : [])),
     );
     const replicas = reconcileReplicas(snapshot, excluded);
-    if (replicas.requeueAt !== undefined)
-      requeueAt = Math.min(requeueAt ?? replicas.requeueAt, replicas.requeueAt);
-    return { pool, snapshot, replicas, intents: [...vpn.intents, ...replicas.intents] as Intent[] };
+    const due = dueRemovals([...vpn.intents, ...replicas.intents], snapshot, now);
+    for (const at of [replicas.requeueAt, due.retryAt])
+      if (at !== undefined) requeueAt = Math.min(requeueAt ?? at, at);
+    return { pool, snapshot, replicas, intents: due.intents };
   });
 
   for (const { intents } of decided) {
@@ -139,7 +154,11 @@ export function planTick(input: PlanInput): Plan {
   }
   // Why: names and ports are placed after every removal is known, across pools, so two pools with
   // overlapping ranges never get the same port and a removed engine's name is reused at once.
-  const removedNames = new Set(removes.map((r) => r.name));
+  // A stuck engine's name is never among them: it stays held until Docker shows the container gone.
+  const stuckIds = new Set(
+    decided.flatMap(({ snapshot }) => snapshot.stuck.map((s) => s.engine.containerId)),
+  );
+  const removedNames = new Set(removes.filter((r) => !stuckIds.has(r.containerId)).map((r) => r.name));
   const names = new Set([...world.names].filter((name) => !removedNames.has(name)));
   const portsTaken = new Set<number>();
   for (const { pool, snapshot, replicas, intents } of decided) {

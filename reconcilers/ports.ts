@@ -43,6 +43,8 @@ export interface PortBudget {
   readonly capacity: number;
   /** Allowed ports nobody holds and Docker has not refused recently, lowest first. */
   readonly free: readonly number[];
+  /** Allowed ports held only by this pool's engines (and not set aside): free once those are removed. */
+  readonly ownHeld: ReadonlySet<number>;
   readonly allowed: ReadonlySet<number>;
 }
 
@@ -52,12 +54,14 @@ export function portBudget(pool: PoolSpec, world: ObservedWorld, setAside: Reado
   const ownNames = ownEngineNames(pool, world);
   let capacity = 0;
   const free: number[] = [];
+  const ownHeld = new Set<number>();
   for (const port of allowed) {
     if (foreignHolders(pool, world, port, ownNames).length > 0) continue;
     capacity++;
+    if (setAside.has(port)) continue;
     const holders = world.portHolders.get(port) ?? [];
-    const takenByOwn = holders.some((holder) => ownNames.has(holder));
-    if (!takenByOwn && !setAside.has(port)) free.push(port);
+    if (holders.some((holder) => ownNames.has(holder))) ownHeld.add(port);
+    else free.push(port);
   }
-  return { capacity, free, allowed: new Set(allowed) };
+  return { capacity, free, ownHeld, allowed: new Set(allowed) };
 }

@@ -63,9 +63,14 @@ export function reconcileReplicas(
     const code = status.engine.exitCode === undefined ? '' : ` with code ${status.engine.exitCode}`;
     const failure =
       status.everReady || vpnHeld || !status.provisionedByThisRun ? undefined : 'ExitedBeforeReady';
-    intents.push(
-      remove(status, `${status.engine.state === 'created' ? 'never started' : `exited${code}`}`, failure),
-    );
+    const { state } = status.engine;
+    const why =
+      state === 'created'
+        ? 'never started'
+        : state === 'dead' || state === 'removing'
+          ? `${state} in Docker`
+          : `exited${code}`;
+    intents.push(remove(status, why, failure));
   }
   const live = engines.filter((s) => s.phase !== 'exited');
   const used = live.filter((s) => s.streams > 0 && s.phase !== 'unhealthy').length;

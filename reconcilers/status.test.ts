@@ -20,6 +20,7 @@ import {
 import type { StreamFacts } from './engines.js';
 import { planTick } from './plan.js';
 import { type Condition, type PoolStatus, type Problem, poolStatus } from './status.js';
+import type { RemovalFailure } from './stuck.js';
 
 // Every condition a pool reports, with each of its reasons, from a plan of the real planner: one row a
 // situation, the four conditions as `Type=Status Reason: message` lines.
@@ -46,6 +47,7 @@ interface Case {
   readonly streams?: Record<string, StreamFacts>;
   readonly breaker?: BreakerView;
   readonly setAsidePorts?: number[];
+  readonly removalFailures?: Record<string, RemovalFailure>;
   /** The VPN machine; the Gluetun container runs unless `gluetun` says otherwise. */
   readonly vpn?: Partial<VpnView>;
   readonly gluetun?: DockerContainerDetails | null;
@@ -67,6 +69,7 @@ function status(c: Case): PoolStatus {
       ...(c.breaker ? { breakers: { [pool.name]: c.breaker } } : {}),
       ...(c.vpn ? { vpns: { [pool.name]: vpnState(c.vpn) } } : {}),
       setAsidePorts: c.setAsidePorts ?? [],
+      removalFailures: c.removalFailures ?? {},
     }),
     now: c.now ?? NOW,
   });
@@ -171,6 +174,27 @@ describe('poolStatus: conditions', () => {
         'Ready=True MinFreeAvailable: 1 free engine ready (minFree 1)',
         CONVERGED,
         `Degraded=True CircuitOpen: ${BREAKER_OPEN}`,
+        WITHIN,
+      ],
+    ],
+    [
+      'an engine Docker cannot remove: named with its error while the pool runs around it',
+      {
+        list: [engine(ace, 1, { state: 'dead', status: 'Dead' }), engine(ace, 2, { port: 19001 })],
+        probes: allReady(ace, [2]),
+        removalFailures: {
+          'id-ace-1': {
+            error: 'device or resource busy',
+            attempts: 2,
+            firstFailedAt: NOW - 3000,
+            lastFailedAt: NOW - 1000,
+          },
+        },
+      },
+      [
+        'Ready=True MinFreeAvailable: 1 free engine ready (minFree 1)',
+        CONVERGED,
+        'Degraded=True RemovalStuck: ace-1 (id-ace-1) cannot be removed after 2 tries, next try in 1s: device or resource busy. The pool runs around it under other names and ports and keeps retrying. To clear it: `docker rm -f ace-1`; if Docker says "device or resource busy", find the process holding its mount (`grep <container id> /proc/*/mountinfo`) or restart dockerd.',
         WITHIN,
       ],
     ],

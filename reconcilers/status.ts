@@ -2,6 +2,7 @@ import { describeBreaker } from '../state/machines/circuitBreaker.js';
 import { plural } from '../state/words.js';
 import { type EngineState, type EngineStatus, engineState } from './engines.js';
 import type { PoolPlan } from './plan.js';
+import { stuckMessage } from './stuck.js';
 
 // A pool's status, Kubernetes style: counts and conditions computed from the plan of a tick. Pure, like
 // the ReplicaSet controller's calculateStatus.
@@ -196,6 +197,13 @@ export function poolStatus(input: PoolStatusInput): PoolStatus {
       status: 'True',
       reason: input.problem.reason,
       message: `${input.problem.message}${breakerNote}`,
+    });
+  } else if (snapshot.stuck.length > 0) {
+    conditions.push({
+      type: 'Degraded',
+      status: 'True',
+      reason: 'RemovalStuck',
+      message: stuckMessage(snapshot.stuck, now),
     });
   } else if (breaker.state !== 'closed') {
     conditions.push({ type: 'Degraded', status: 'True', reason: 'CircuitOpen', message: breakerMessage });

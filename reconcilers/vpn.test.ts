@@ -146,6 +146,10 @@ describe('reconcileVpn: when it holds off', () => {
       { list: [bound(plain, 1)], machine: { phase: 'emergency', recoveredAt: 7 * MIN } },
     ],
     [
+      'restarts after another reconnect within a minute of the last restart (a VPN that flaps)',
+      { list: [bound(plain, 1)], startedAt: { 'id-ace-1': 9.5 * MIN }, machine: { recoveredAt: 9.75 * MIN } },
+    ],
+    [
       'restarts after a reconnect of engines started since',
       { list: [bound(plain, 1)], startedAt: { 'id-ace-1': 8 * MIN }, machine: { recoveredAt: 7 * MIN } },
     ],
@@ -223,6 +227,11 @@ describe('reconcileVpn: what it decides', () => {
         machine: { recoveredAt: 7 * MIN },
       },
       [`restart ace-2 (${reconnected('1970-01-01T00:07:00.000Z')})`],
+    ],
+    [
+      'after a reconnect restarts an engine last restarted more than a minute ago',
+      { list: [bound(plain, 1)], startedAt: { 'id-ace-1': 8.5 * MIN }, machine: { recoveredAt: 9.75 * MIN } },
+      [`restart ace-1 (${reconnected('1970-01-01T00:09:45.000Z')})`],
     ],
     [
       'restarts for the VPN restart and for the reconnect, never the same engine twice',

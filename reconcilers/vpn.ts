@@ -19,6 +19,23 @@ function isoTime(ms: number): string {
 
 /** Restarts at most this share of a pool's engines at once after a reconnect, so it is never a storm. */
 const RECONNECT_RESTART_SHARE = 4;
+/**
+ * An engine restarted less than this long ago is not restarted again for a reconnect. Why: a VPN that
+ * flaps faster than its recovery window recovers again and again; restarting every engine at each
+ * recovery was a storm (2 engines, 4 flaps in 15 s: 8 restarts). Now each engine restarts at most once
+ * a minute; one that only started when it was created is restarted at once.
+ */
+const RECONNECT_RESTART_MIN_INTERVAL_MS = 60_000;
+
+/** Started again after its creation (Docker's creation time has whole seconds), less than a minute ago. */
+function restartedRecently(status: EngineStatus, now: number): boolean {
+  const { startedAt, createdAt } = status.engine;
+  return (
+    startedAt !== undefined &&
+    startedAt - createdAt > 2_000 &&
+    now - startedAt < RECONNECT_RESTART_MIN_INTERVAL_MS
+  );
+}
 
 /** Decides the VPN-specific removals and restarts of one pool. */
 export function reconcileVpn(snapshot: PoolSnapshot): VpnDecision {
@@ -80,6 +97,7 @@ export function reconcileVpn(snapshot: PoolSnapshot): VpnDecision {
     const stale = live
       .filter((s) => !handled.has(s.engine.containerId))
       .filter((s) => s.engine.startedAt !== undefined && s.engine.startedAt < recoveredAt)
+      .filter((s) => !restartedRecently(s, snapshot.now))
       .sort((a, b) => a.streams - b.streams || (a.engine.index ?? 0) - (b.engine.index ?? 0));
     const batch = Math.max(1, Math.ceil(live.length / RECONNECT_RESTART_SHARE));
     for (const status of stale.slice(0, batch)) {

@@ -9,7 +9,7 @@ async function cli(...argv: string[]) {
 }
 
 describe('the CLI', () => {
-  it.each(['run', 'validate', 'plan', 'status', 'doctor', 'schema'])(
+  it.each(['run', 'validate', 'plan', 'status', 'doctor', 'schema', 'import-env'])(
     'answers `%s --help` with its own usage and exit 0',
     async (command) => {
       const result = await cli(command, '--help');

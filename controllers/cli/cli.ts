@@ -1,8 +1,9 @@
-import { readFileSync, realpathSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { packageVersion } from '../config/version.js';
 import { type Command, type Io, parseCommand, UsageError } from './command.js';
 import { doctor } from './commands/doctor.js';
+import { importEnv } from './commands/importEnv.js';
 import { plan } from './commands/plan.js';
 import { run } from './commands/run.js';
 import { schema } from './commands/schema.js';
@@ -11,7 +12,7 @@ import { validate } from './commands/validate.js';
 
 // `enginepool <command>` (contract §2): dispatch, `--version`, and each command's own `--help`.
 
-const COMMANDS: readonly Command[] = [run, validate, plan, status, doctor, schema];
+const COMMANDS: readonly Command[] = [run, validate, plan, status, doctor, schema, importEnv];
 
 /** Every environment variable the code reads, for the overview. */
 const ENVIRONMENT = `Environment:
@@ -21,6 +22,7 @@ const ENVIRONMENT = `Environment:
   ENGINEPOOL_API_READ_TOKEN         a token for the sensitive reads only (/engines, /streams, /vpn/status)
   ENGINEPOOL_API_READ_TOKEN_FILE    a file holding it
   ENGINEPOOL_ENGINE_HOST            a host where engines' published ports answer (when the controller runs in a container)
+  ENGINEPOOL_REVISION               the source revision enginepool_build_info reports (the image sets it)
   ENGINEPOOL_RESYNC_SECONDS         the longest time between two passes (default 10)
   ENGINEPOOL_STREAM_CHECK_SECONDS   how often streams are checked against their engines (default 10, 0 = never)
   ENGINEPOOL_URL                    the controller \`status\` asks (default http://127.0.0.1:8000)
@@ -42,25 +44,6 @@ function overview(): string {
   ].join('\n');
 }
 
-/** The version in package.json (found from this file up, in the source tree and in dist/ alike). */
-function version(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === 'enginepool' && pkg.version) return pkg.version;
-    } catch {
-      // No package.json here: look one level up.
-    }
-    const parent = dirname(dir);
-    if (parent === dir) return 'unknown';
-    dir = parent;
-  }
-}
-
 const defaultIo: Io = {
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
@@ -78,7 +61,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     return 0;
   }
   if (name === '--version' || name === '-V' || name === 'version') {
-    io.out(`enginepool ${version()}`);
+    io.out(`enginepool ${packageVersion()}`);
     return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);

@@ -40,6 +40,11 @@ export interface Route {
   readonly mutating?: boolean;
   /** A read that shows stream keys, session URLs or the VPN's address. */
   readonly sensitive?: boolean;
+  /**
+   * Routes of acestream-orchestrator: their error bodies also carry its `detail` (the message), which
+   * proxies built against it read, whichever step refused the request (auth, body, the handler).
+   */
+  readonly peerErrors?: boolean;
   readonly handle: (ctx: RequestContext) => Reply | Promise<Reply>;
 }
 
@@ -68,6 +73,8 @@ export interface HttpOptions {
   readonly limits?: Partial<ServerLimits>;
   /** For the rate limit of failed-auth logs; Date.now by default. */
   readonly now?: () => number;
+  /** Told of every answered request: the route's path pattern (`unmatched` when none), the status. */
+  readonly observe?: (route: string, method: string, status: number, seconds: number) => void;
 }
 
 /** What one client may hold of the server: time to send headers and a request, connections. */
@@ -101,6 +108,13 @@ export function errorReply(
   extra?: Readonly<Record<string, unknown>>,
 ): Reply {
   return { status, body: { error: { code, message, ...extra } } };
+}
+
+/** An error reply with acestream-orchestrator's `detail` added (a detail the route gave is kept). */
+export function withPeerDetail(reply: Reply): Reply {
+  const body = reply.body as { detail?: unknown; error?: { message?: string } } | undefined;
+  if (reply.status < 400 || !body || body.detail !== undefined) return reply;
+  return { ...reply, body: { detail: body.error?.message ?? 'error', ...body } };
 }
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
@@ -191,7 +205,11 @@ function send(res: ServerResponse, reply: Reply): void {
 export function createHttpServer(options: HttpOptions): Server {
   const routes = options.routes.map(compile);
   const limit = options.bodyLimit ?? 64 * 1024;
-  const handle = async (req: IncomingMessage): Promise<Reply> => {
+  // Why `matched`: metrics label requests by the route's pattern, a closed set, never the raw path.
+  const handle = async (
+    req: IncomingMessage,
+    matched: { route: string; peerErrors?: boolean },
+  ): Promise<Reply> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     // Why: routes match the raw segments and parameters are decoded after, so a stream id holding an
     // encoded "/" (%2F) stays one segment and its DELETE route finds it.
@@ -200,11 +218,14 @@ export function createHttpServer(options: HttpOptions): Server {
     if (candidates.length === 0) return errorReply(404, 'not_found', `no route ${url.pathname}`);
     const route = candidates.find((r) => r.method === req.method);
     if (!route) {
+      matched.route = candidates[0]!.path;
       return {
         ...errorReply(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`),
         headers: { Allow: [...new Set(candidates.map((r) => r.method))].join(', ') },
       };
     }
+    matched.route = route.path;
+    matched.peerErrors = route.peerErrors;
     const denied = route.mutating
       ? authorize(req.headers.authorization, [options.token])
       : route.sensitive
@@ -250,7 +271,8 @@ export function createHttpServer(options: HttpOptions): Server {
     },
     (req, res) => {
       const started = performance.now();
-      handle(req)
+      const matched: { route: string; peerErrors?: boolean } = { route: 'unmatched' };
+      handle(req, matched)
         .catch((error: unknown): Reply => {
           if (error instanceof ApiError && error.status === 413) {
             // Why: the rest of an oversized body is never read; closing the connection stops the client
@@ -265,8 +287,15 @@ export function createHttpServer(options: HttpOptions): Server {
           );
           return errorReply(500, 'internal', 'internal error; see the controller log');
         })
-        .then((reply) => {
+        .then((answer) => {
+          const reply = matched.peerErrors ? withPeerDetail(answer) : answer;
           send(res, reply);
+          options.observe?.(
+            matched.route,
+            req.method ?? 'GET',
+            reply.status,
+            (performance.now() - started) / 1000,
+          );
           options.logger.debug(
             {
               method: req.method,

@@ -21,6 +21,7 @@ import { Observer } from './observer.js';
 import { OutcomeRecorder } from './outcomeRecorder.js';
 import { type ProvisionedEngine, ProvisionRefused, ProvisionRequests } from './provisions.js';
 import { ReadModel } from './readModel.js';
+import { RemovalFailures } from './removals.js';
 import { VpnProber } from './vpnProber.js';
 
 // The tick: spec -> observe -> probes -> machines -> reconcilers -> plan -> execute -> publish. Every
@@ -81,6 +82,7 @@ export class Controller {
   private readonly observer: Observer;
   private readonly outcomes: OutcomeRecorder;
   private readonly provisions: ProvisionRequests;
+  private readonly removals: RemovalFailures;
   private readonly startedAt: number;
   private readonly observedGenerations = new Map<string, number>();
   private readonly blockedLogged = new Map<string, string>();
@@ -123,6 +125,7 @@ export class Controller {
       },
     });
     this.provisions = new ProvisionRequests({ clock });
+    this.removals = new RemovalFailures(logger);
     this.view = new ReadModel({
       clock,
       metrics,
@@ -228,6 +231,7 @@ export class Controller {
         'stream ended: its engine is gone',
       );
     }
+    this.removals.sync(world);
     this.machines.sync(spec);
     this.vpnProber.sync(spec.pools);
     this.prober.sync(this.probeTargets(spec, world), new Set(world.engines.map((e) => e.containerId)));
@@ -242,6 +246,7 @@ export class Controller {
       setAsidePorts: this.executor.setAsidePorts(),
       countFailuresSince: this.startedAt,
       provisionRequests: new Map([...asked].map(([pool, requests]) => [pool, requests.length])),
+      removalFailures: this.removals.view(),
     };
     const observed = performance.now();
     const plan = planTick({ spec, world, view, now });
@@ -263,11 +268,17 @@ export class Controller {
       plan.actions,
       (name) => poolsByName.get(name),
       () => this.options.wake('image pull finished'),
+      (retried) => {
+        this.outcomes.record(retried);
+        this.removals.record(retried, this.options.clock.now());
+        this.options.wake('a removal retry finished');
+      },
     );
     // Why: what this pass did shows in Docker's list only a little later, and its events may not have
     // arrived yet; the next passes must list again, not reuse this pass's observation.
     if (plan.actions.length > 0) this.observer.changed();
     this.outcomes.record(outcomes);
+    this.removals.record(outcomes, now);
     const waiting = this.provisions.settle(
       asked,
       plan,

@@ -16,7 +16,6 @@ const WAKING_ACTIONS = new Set([
   'stop',
   'kill',
   'destroy',
-  'remove',
   'pause',
   'unpause',
   'rename',

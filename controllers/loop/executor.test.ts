@@ -4,7 +4,7 @@ import type { Clock } from '../../state/clock.js';
 import { poolSpec } from '../../test/support/fixtures.js';
 import { silentLogger } from '../observability/logger.js';
 import { type Runtime, RuntimeError } from '../runtime/runtime.js';
-import { Executor } from './executor.js';
+import { Executor, type Outcome } from './executor.js';
 
 const pool = poolSpec({ range: '19000-19049', replicas: '{ minFree: 1, min: 20, max: 20 }' });
 const clock: Clock = { now: () => 0, setTimeout: () => 0, clearTimeout: () => {} };
@@ -23,8 +23,10 @@ function creates(count: number): CreateAction[] {
   }));
 }
 
+const serverError = (name: string) => new RuntimeError('server', 'create', `cannot create ${name}`, 500);
+
 /** A Docker whose creates wait until the test lets them finish, one at a time, in order. */
-function gatedDocker(fail: (name: string) => boolean = () => false) {
+function gatedDocker(fail: (name: string) => RuntimeError | undefined = () => undefined) {
   const started: string[] = [];
   const waiting: (() => void)[] = [];
   let inFlight = 0;
@@ -36,7 +38,8 @@ function gatedDocker(fail: (name: string) => boolean = () => false) {
       maxInFlight = Math.max(maxInFlight, inFlight);
       await new Promise<void>((resolve) => waiting.push(resolve));
       inFlight--;
-      if (fail(body.name)) throw new RuntimeError('server', 'create', `cannot create ${body.name}`, 500);
+      const error = fail(body.name);
+      if (error) throw error;
       return `id-${body.name}`;
     },
     startContainer: async () => {},
@@ -62,7 +65,7 @@ function executor(docker: Runtime, concurrency = 8) {
 
 describe('Executor: slow start', () => {
   it('tries one create alone, so a systematic failure costs one call', async () => {
-    const fake = gatedDocker(() => true);
+    const fake = gatedDocker(serverError);
     const done = executor(fake.docker).execute(
       creates(20),
       () => pool,
@@ -97,7 +100,7 @@ describe('Executor: slow start', () => {
   });
 
   it('stops starting creates at the first failure and lets those in flight finish', async () => {
-    const fake = gatedDocker((name) => name === 'ace-3');
+    const fake = gatedDocker((name) => (name === 'ace-3' ? serverError(name) : undefined));
     const done = executor(fake.docker).execute(
       creates(20),
       () => pool,
@@ -124,7 +127,7 @@ describe('Executor: slow start', () => {
 
   it('starts at the cap for a template whose last creates worked, and slow starts again after a failure or for a new template', async () => {
     let failing = false;
-    const fake = gatedDocker(() => failing);
+    const fake = gatedDocker((name) => (failing ? serverError(name) : undefined));
     const run = executor(fake.docker);
     /** Lets every create finish, one at a time, until the plan is applied. */
     const drain = async (done: Promise<unknown>) => {
@@ -191,5 +194,96 @@ describe('Executor: slow start', () => {
     await fake.settle();
     expect(fake.started).toHaveLength(1);
     await drain(again);
+  });
+});
+
+describe('Executor: local failures', () => {
+  it('goes on with the other creates when one name is taken, and counts nothing for the breaker', async () => {
+    const conflict = (name: string) =>
+      name === 'ace-1'
+        ? new RuntimeError('nameConflict', 'create', `the name "/${name}" is already in use`, 409)
+        : undefined;
+    const fake = gatedDocker(conflict);
+    const done = executor(fake.docker).execute(
+      creates(3),
+      () => pool,
+      () => {},
+    );
+    await fake.settle();
+    await fake.finishOne(); // ace-1 conflicts: its slot goes to ace-2
+    expect(fake.started).toEqual(['ace-1', 'ace-2']);
+    await fake.finishOne();
+    await fake.finishOne();
+    const outcomes = await done;
+    expect(outcomes[0]).toMatchObject({ ok: false, scope: 'local' });
+    expect(outcomes[0]).not.toHaveProperty('failure');
+    expect(outcomes.slice(1).every((o) => o.ok)).toBe(true);
+  });
+
+  it('does not try a create whose name a refused removal of the same plan was to free', async () => {
+    const fake = gatedDocker();
+    fake.docker.removeContainer = async () => {
+      throw new RuntimeError(
+        'server',
+        'remove',
+        'driver overlay2 failed to remove root filesystem: device or resource busy',
+        500,
+      );
+    };
+    const remove = {
+      kind: 'remove',
+      pool: pool.name,
+      containerId: 'id-ace-1',
+      name: 'ace-1',
+      reason: 'exited',
+    } as const;
+    const done = executor(fake.docker).execute(
+      [remove, ...creates(2)],
+      () => pool,
+      () => {},
+    );
+    await fake.settle();
+    expect(fake.started).toEqual(['ace-2']);
+    await fake.finishOne();
+    const outcomes = await done;
+    expect(outcomes.map((o) => (o.ok ? 'ok' : o.skipped ? 'skipped' : 'failed'))).toEqual([
+      'failed',
+      'skipped',
+      'ok',
+    ]);
+  });
+
+  it('makes neither the creates nor the pass wait for a retried removal of a stuck engine', async () => {
+    const fake = gatedDocker();
+    let refuse = () => {};
+    fake.docker.removeContainer = () =>
+      new Promise((_, reject) => {
+        refuse = () => reject(new RuntimeError('server', 'remove', 'device or resource busy', 500));
+      });
+    const retry = {
+      kind: 'remove',
+      pool: pool.name,
+      containerId: 'id-ace-9',
+      name: 'ace-9',
+      reason: 'dead in Docker',
+      retry: true,
+    } as const;
+    let retried: readonly Outcome[] = [];
+    const done = executor(fake.docker).execute(
+      [retry, ...creates(1)],
+      () => pool,
+      () => {},
+      (outcomes) => {
+        retried = outcomes;
+      },
+    );
+    await fake.settle();
+    expect(fake.started).toEqual(['ace-1']);
+    await fake.finishOne();
+    // The pass is done while Docker still works on the removal.
+    expect((await done).map((o) => `${o.action.name} ${o.ok}`)).toEqual(['ace-1 true']);
+    refuse();
+    await fake.settle();
+    expect(retried.map((o) => `${o.action.name} ${o.ok}`)).toEqual(['ace-9 false']);
   });
 });

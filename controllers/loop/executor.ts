@@ -4,6 +4,7 @@ import {
   type CreateAction,
   type FailureReason,
 } from '../../reconcilers/actions.js';
+import { type CreateStep, classifyCreateFault, type FaultScope } from '../../reconcilers/faults.js';
 import type { Clock } from '../../state/clock.js';
 import type { PoolSpec } from '../../state/spec/index.js';
 import { renderEngine } from '../../state/template.js';
@@ -13,8 +14,10 @@ import { isUnavailable, type Runtime, type RuntimeError } from '../runtime/runti
 // Applies a plan: removes and restarts first (bounded parallelism), then creates: at the concurrency
 // cap at once when every template involved had its last create succeed, otherwise in slow start (one
 // create alone, then each success lets two more start, without waiting for the slowest); the first
-// failure stops new creates, so a systematic failure costs one call. One exhaustive switch maps an action to its Docker calls; each
-// Docker error is mapped on purpose (missing image, name or port taken, daemon gone).
+// systemic failure stops new creates, so it costs one call, while a failure local to one name or port
+// only gives its slot to the next create (reconcilers/faults.ts classifies Docker's errors). A create
+// whose name a failed removal of the same plan was to free is not attempted. One exhaustive switch
+// maps an action to its Docker calls.
 
 /** What came of one action. */
 export type Outcome =
@@ -29,10 +32,17 @@ export type Outcome =
       readonly skipped?: SkipCode;
       /** Docker could not be reached: nothing about the action itself is known. */
       readonly unavailable?: boolean;
+      /** How far a failed create reaches: `local` ones do not stop the other creates. */
+      readonly scope?: FaultScope;
     };
 
 /** Why an action was not attempted: data the controller acts on, never a message matched as text. */
-export type SkipCode = 'dockerUnavailable' | 'earlierCreateFailed' | 'poolRemoved' | 'imagePulling';
+export type SkipCode =
+  | 'dockerUnavailable'
+  | 'earlierCreateFailed'
+  | 'poolRemoved'
+  | 'imagePulling'
+  | 'nameHeld';
 
 /** Options of an {@link Executor}. */
 export interface ExecutorOptions {
@@ -50,6 +60,8 @@ export interface ExecutorOptions {
 /** Applies actions to Docker. */
 export class Executor {
   private readonly refusedPorts = new Map<number, number>();
+  /** Stuck containers whose removal is being retried now. */
+  private readonly retrying = new Set<string>();
   private readonly pulls = new Map<string, { pulling: boolean; at: number; error?: string }>();
   /** Templates (by hash) whose last create worked: their creates skip the slow start. */
   private readonly provenTemplates = new Set<string>();
@@ -68,14 +80,20 @@ export class Executor {
     return this.pulls.get(image);
   }
 
-  /** Applies the actions of a plan; `poolOf` resolves a create's pool spec. */
+  /**
+   * Applies the actions of a plan; `poolOf` resolves a create's pool spec. Retried removals of stuck
+   * engines run in the background: `onRetried` gets their outcomes when Docker has answered.
+   */
   async execute(
     actions: readonly Action[],
     poolOf: (name: string) => PoolSpec | undefined,
     onPulled: () => void,
+    onRetried: (outcomes: readonly Outcome[]) => void = () => {},
   ): Promise<Outcome[]> {
-    const first = actions.filter((a) => a.kind !== 'create');
+    const retry = (a: Action) => a.kind === 'remove' && a.retry === true;
+    const first = actions.filter((a) => a.kind !== 'create' && !retry(a));
     const creates = actions.filter((a): a is CreateAction => a.kind === 'create');
+    this.retryInBackground(actions.filter(retry), poolOf, onPulled, onRetried);
     const outcomes = await this.parallel(first, (action) => this.apply(action, poolOf, onPulled));
     if (outcomes.some((o) => !o.ok && o.unavailable)) {
       return [
@@ -83,16 +101,49 @@ export class Executor {
         ...creates.map((action) => skipped(action, 'dockerUnavailable', 'Docker is unavailable')),
       ];
     }
+    // Why: the plan reuses a removed engine's name at once; when Docker refused that removal, the
+    // create would only hit a name conflict. The next pass holds the name and places it elsewhere.
+    const notRemoved = new Set(
+      outcomes.filter((o) => !o.ok && o.action.kind === 'remove').map((o) => o.action.name),
+    );
+    const held = creates.filter((c) => notRemoved.has(c.name));
+    const free = creates.filter((c) => !notRemoved.has(c.name));
     const template = (action: CreateAction) => poolOf(action.pool)?.templateHash ?? '';
-    const proven = creates.every((action) => this.provenTemplates.has(template(action)));
-    const created = await this.slowStart(creates, proven, (action) => this.apply(action, poolOf, onPulled));
+    const proven = free.every((action) => this.provenTemplates.has(template(action)));
+    const created = await this.slowStart(free, proven, (action) => this.apply(action, poolOf, onPulled));
     for (const outcome of created) {
       const hash = template(outcome.action as CreateAction);
       if (outcome.ok) this.provenTemplates.add(hash);
       else if (outcome.failure) this.provenTemplates.delete(hash);
     }
-    outcomes.push(...created);
+    outcomes.push(
+      ...held.map((action) =>
+        skipped(action, 'nameHeld', `${action.name} could not be removed; its name stays held`),
+      ),
+      ...created,
+    );
     return outcomes;
+  }
+
+  /**
+   * Why: a retried removal frees no name or port of the plan, and Docker may take seconds to refuse it
+   * again (overlay2 retries); neither the creates nor the pass wait for it. A container whose removal
+   * is still being retried is not retried twice at once.
+   */
+  private retryInBackground(
+    retries: readonly Action[],
+    poolOf: (name: string) => PoolSpec | undefined,
+    onPulled: () => void,
+    onRetried: (outcomes: readonly Outcome[]) => void,
+  ): void {
+    const due = retries.filter((a) => a.kind === 'remove' && !this.retrying.has(a.containerId));
+    if (due.length === 0) return;
+    const ids = due.map((a) => (a.kind === 'remove' ? a.containerId : ''));
+    for (const id of ids) this.retrying.add(id);
+    void this.parallel(due, (action) => this.apply(action, poolOf, onPulled)).then((outcomes) => {
+      for (const id of ids) this.retrying.delete(id);
+      onRetried(outcomes);
+    });
   }
 
   /**
@@ -126,6 +177,7 @@ export class Executor {
             results[i] = outcome;
             inFlight--;
             if (outcome.ok) allowed += 2;
+            else if (outcome.scope === 'local') allowed += 1;
             else failed = true;
             launch();
             if (inFlight === 0) finish();
@@ -205,37 +257,36 @@ export class Executor {
           ok: false,
           error: `image ${image} not found${last ? ` and the pull failed: ${last}` : ''}`,
           failure: 'ImageNotFound',
+          scope: 'systemic',
         };
       }
-      if (isUnavailable(e)) return { action, ok: false, error: e.message, unavailable: true };
-      if (e.kind === 'nameConflict') return { action, ok: false, error: e.message };
-      return { action, ok: false, error: e.message, failure: 'CreateFailed' };
+      return this.failedCreate(action, 'create', e);
     }
     try {
       await docker.startContainer(containerId);
       return { action, ok: true, containerId };
     } catch (error) {
-      const e = error as RuntimeError;
       await docker.removeContainer(containerId).catch(() => {});
-      if (e.kind === 'portInUse') {
-        this.refusedPorts.set(
-          action.hostPort,
-          this.options.clock.now() + (this.options.setAsideMs ?? 120_000),
-        );
-        return {
-          action,
-          ok: false,
-          error: `host port ${action.hostPort} is taken outside Docker's view (${e.message}); set aside`,
-        };
-      }
-      // Why: a VPN container that is down or gone makes every start fail; that is the VPN's state, not
-      // a fault of the template, and the VPN gate holds creates until it is back.
-      if (isUnavailable(e)) return { action, ok: false, error: e.message, unavailable: true };
-      if (/network namespace|join network|non running container/i.test(e.message)) {
-        return { action, ok: false, error: e.message };
-      }
-      return { action, ok: false, error: e.message, failure: 'StartFailed' };
+      return this.failedCreate(action, 'start', error as RuntimeError);
     }
+  }
+
+  /** The outcome of a create or start Docker refused, as reconcilers/faults.ts classifies it. */
+  private failedCreate(action: CreateAction, step: CreateStep, e: RuntimeError): Outcome {
+    const fault = classifyCreateFault(step, e.kind, e.message);
+    if (fault.setAsidePort) {
+      this.refusedPorts.set(action.hostPort, this.options.clock.now() + (this.options.setAsideMs ?? 120_000));
+    }
+    return {
+      action,
+      ok: false,
+      error: fault.setAsidePort
+        ? `host port ${action.hostPort} is taken outside Docker's view (${e.message}); set aside`
+        : e.message,
+      scope: fault.scope,
+      ...(fault.scope === 'daemon' ? { unavailable: true } : {}),
+      ...(fault.failure ? { failure: fault.failure } : {}),
+    };
   }
 
   /** Starts one pull of an image (unless one ran recently); true when a pull was started. */

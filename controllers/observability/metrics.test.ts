@@ -98,4 +98,25 @@ describe('Metrics', () => {
       if (metric.name.startsWith('enginepool_')) expect(metric.help.length).toBeGreaterThan(10);
     }
   });
+
+  it('says which build runs, and counts API requests by route pattern and code with their latency', async () => {
+    const metrics = new Metrics({ defaultMetrics: false, build: { version: '1.2.3', revision: 'abc123' } });
+    metrics.httpRequest('/events/stream_started', 'POST', 200, 0.004);
+    metrics.httpRequest('/events/stream_started', 'POST', 401, 0.001);
+    metrics.httpRequest('unmatched', 'GET', 404, 0.001);
+    const lines = await series(metrics);
+    expect(lines).toContain(
+      `enginepool_build_info{version="1.2.3",revision="abc123",nodejs_version="${process.version}"} 1`,
+    );
+    expect(lines).toContain(
+      'enginepool_http_requests_total{route="/events/stream_started",method="POST",code="200"} 1',
+    );
+    expect(lines).toContain(
+      'enginepool_http_requests_total{route="/events/stream_started",method="POST",code="401"} 1',
+    );
+    expect(lines).toContain('enginepool_http_requests_total{route="unmatched",method="GET",code="404"} 1');
+    expect(lines).toContain(
+      'enginepool_http_request_duration_seconds_count{route="/events/stream_started",method="POST"} 2',
+    );
+  });
 });

@@ -183,10 +183,38 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly buildInfo = new Gauge({
+    name: 'enginepool_build_info',
+    help: 'Always 1; the labels say which enginepool (version, revision) runs on which Node.js.',
+    labelNames: ['version', 'revision', 'nodejs_version'],
+    registers: [this.registry],
+  });
+  private readonly httpRequests = new Counter({
+    name: 'enginepool_http_requests_total',
+    help: 'HTTP API requests by route pattern (unmatched when none), method and status code.',
+    labelNames: ['route', 'method', 'code'],
+    registers: [this.registry],
+  });
+  private readonly httpDuration = new Histogram({
+    name: 'enginepool_http_request_duration_seconds',
+    help: 'HTTP API latency by route pattern and method, until the answer is written (an event stream: until it starts).',
+    labelNames: ['route', 'method'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
   /** Pools whose counters are initialised (a series at 0 makes `increase()` see the first failure). */
   private readonly pools = new Set<string>();
 
-  constructor(options: { defaultMetrics?: boolean } = {}) {
+  constructor(options: { defaultMetrics?: boolean; build?: { version: string; revision?: string } } = {}) {
+    this.buildInfo.set(
+      {
+        version: options.build?.version ?? 'unknown',
+        revision: options.build?.revision || 'unknown',
+        nodejs_version: process.version,
+      },
+      1,
+    );
     if (options.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry });
       for (const name of LINT_FAILING_DEFAULTS) this.registry.removeSingleMetric(name);
@@ -211,6 +239,12 @@ export class Metrics {
   readonly dockerCall = (op: string, code: string, seconds: number): void => {
     this.dockerRequests.inc({ op, code });
     this.dockerDuration.observe({ op }, seconds);
+  };
+
+  /** One answered HTTP API request (wired as the server's observer). */
+  readonly httpRequest = (route: string, method: string, status: number, seconds: number): void => {
+    this.httpRequests.inc({ route, method, code: String(status) });
+    this.httpDuration.observe({ route, method }, seconds);
   };
 
   /** One reconciliation of a pool. */

@@ -1,3 +1,4 @@
+import type { RuntimeErrorKind } from '../../reconcilers/faults.js';
 import type { DockerContainerDetails, DockerContainerSummary } from '../../state/observed.js';
 import type { CreateContainerBody } from '../../state/template.js';
 
@@ -6,13 +7,11 @@ import type { CreateContainerBody } from '../../state/template.js';
 // translates; it decides nothing. Container facts keep Docker's JSON shapes (state/observed.ts maps
 // them), so every adapter speaks them.
 
-/** One Docker event (`GET /events`), the fields enginepool reads. */
+/** One Docker event (`GET /events`), the fields enginepool reads, in Docker's words whatever the engine. */
 export interface RuntimeEvent {
   readonly Type?: string;
   readonly Action?: string;
   readonly Actor?: { readonly ID?: string; readonly Attributes?: Readonly<Record<string, string>> };
-  /** Podman puts the health value here rather than in the action. */
-  readonly HealthStatus?: string;
   /** Seconds since the epoch. */
   readonly time?: number;
   readonly timeNano?: number;
@@ -29,17 +28,8 @@ export interface RuntimeVersion {
   readonly engine?: string;
 }
 
-/** The kinds of Docker failures the controller handles differently. */
-export type RuntimeErrorKind =
-  | 'unavailable' // the daemon cannot be reached (socket missing, refused, timeout)
-  | 'forbidden' // the socket exists but this user may not use it
-  | 'notFound'
-  | 'imageNotFound'
-  | 'nameConflict'
-  | 'portInUse' // a host port is taken (by a host process or another container)
-  | 'conflict'
-  | 'badRequest'
-  | 'server';
+/** The kinds of Docker failures (what each means for a plan: reconcilers/faults.ts). */
+export type { RuntimeErrorKind };
 
 /** A Docker call that failed, with a kind to act on and Docker's own message. */
 export class RuntimeError extends Error {

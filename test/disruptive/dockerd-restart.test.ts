@@ -1,28 +1,15 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { poolContainers, poolYaml, TestScope, waitFor } from '../support/harness.js';
+import { alive, findDockerd, startDockerdAgain } from '../support/dockerd.js';
+import { docker, poolContainers, poolYaml, TestScope, waitFor } from '../support/harness.js';
 
-// dockerd stopped and started again under a running controller. It stops every container on the
-// machine, so it runs alone, after the other integration tests (`npm test` orders it).
+// dockerd stopped and started again under a running controller. It stops every container of that
+// daemon, so it runs alone, after the other integration tests (`npm test` orders it). The daemon is
+// the one DOCKER_HOST names (run it against a private one with `/work/tools/devns run NAME npx vitest
+// run --project disruptive`).
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const pool = 'restart-a';
 const scope = new TestScope();
 afterEach((context) => scope.cleanup(context.task.result?.state === 'fail'));
-
-function dockerdPid(): number {
-  return Number(execFileSync('pidof', ['dockerd']).toString().trim().split(' ')[0]);
-}
-
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) [ZX]/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 it('survives dockerd stopping and starting again, and heals the pool', async () => {
   const c = await scope
@@ -31,9 +18,10 @@ it('survives dockerd stopping and starting again, and heals the pool', async () 
   await waitFor('2 ready engines', async () => (await c.pool(pool))?.replicas?.ready === 2);
   const before = (await poolContainers(pool)).map((x) => x.id);
 
-  const pid = dockerdPid();
-  process.kill(pid, 'SIGTERM');
-  await waitFor('dockerd to exit', () => !alive(pid), { timeoutMs: 60_000 });
+  const dockerd = findDockerd();
+  const stoppedAt = Date.now();
+  process.kill(dockerd.pid, 'SIGTERM');
+  await waitFor('dockerd to exit', () => !alive(dockerd.pid), { timeoutMs: 60_000 });
   const down = await waitFor('/readyz to say Docker is gone', async () => {
     const reply = await c.api('/readyz');
     return reply.status === 503 ? reply : undefined;
@@ -41,7 +29,11 @@ it('survives dockerd stopping and starting again, and heals the pool', async () 
   expect(down.body.error.message).toMatch(/Docker/);
   expect((await c.api('/livez')).status).toBe(200);
 
-  execFileSync('bash', [resolve(ROOT, 'scripts/ensure-docker.sh')], { stdio: 'inherit' });
+  startDockerdAgain(dockerd);
+  await waitFor('dockerd to answer again', async () => (await docker.ping()) !== undefined, {
+    timeoutMs: 60_000,
+  });
+  const restartedAt = Date.now();
   await waitFor(
     'the pool healed with new engines',
     async () => {
@@ -49,8 +41,23 @@ it('survives dockerd stopping and starting again, and heals the pool', async () 
       const now = (await poolContainers(pool)).map((x) => x.id);
       return status?.replicas?.ready === 2 && now.length === 2 && now.every((id) => !before.includes(id));
     },
-    { timeoutMs: 90_000 },
+    { timeoutMs: 60_000 },
   );
+  const healedAt = Date.now();
   expect((await c.api('/readyz')).status).toBe(200);
   expect(c.logs).toMatch(/Docker answers again/);
+
+  // A container Docker could not remove after the restart (overlay2 busy) never blocks the pool; the
+  // pool names it in its Degraded condition until Docker shows it gone.
+  const left = await waitFor('every container left behind to be gone or named by the pool', async () => {
+    const stopped = (await poolContainers(pool, true)).filter((x) => x.state !== 'running');
+    const degraded = (await c.pool(pool)).conditions.find((x: { type: string }) => x.type === 'Degraded');
+    const named = stopped.every(
+      (x) => degraded.reason === 'RemovalStuck' && degraded.message.includes(x.name),
+    );
+    return named ? { stopped, degraded } : undefined;
+  });
+  console.log(
+    `dockerd-restart: down ${restartedAt - stoppedAt} ms, healed ${healedAt - restartedAt} ms after dockerd answered; held: ${left.stopped.map((x) => `${x.name} (${x.state})`).join(', ') || 'none'}; Degraded ${left.degraded.reason}`,
+  );
 });

@@ -77,16 +77,17 @@ describe('a proxy built against acestream-orchestrator', () => {
       body: { stream_id: 'replay-1', reason: 'client_disconnected' },
     });
     expect(ended.body).toMatchObject({ updated: true, stream: { id: 'replay-1', status: 'ended' } });
+    // As the peer answers a repeat: the same stream, still ended once (no double count).
     const again = await c.api('/events/stream_ended', {
       method: 'POST',
       token: c.token,
       body: { stream_id: 'replay-1', reason: 'client_disconnected' },
     });
-    expect(again.body).toEqual({ updated: false, stream: null });
+    expect(again.body).toEqual(ended.body);
     expect((await engines()).every((e) => e.streams.length === 0)).toBe(true);
   });
 
-  it('answers 404 for a stream_started on an engine it does not run, and 400 for a malformed one', async () => {
+  it('accepts and ignores a stream on an engine it does not run, and answers 400 with `detail` for a malformed one', async () => {
     const [engine] = await engines();
     const { event } = await startStream(engine, 'lost-1');
     const unknown = await c.api('/events/stream_started', {
@@ -94,13 +95,16 @@ describe('a proxy built against acestream-orchestrator', () => {
       token: c.token,
       body: { ...event, engine: { host: '127.0.0.1', port: 1 } },
     });
-    expect([unknown.status, unknown.body.error.code]).toEqual([404, 'engine_not_found']);
+    expect(unknown.status).toBe(200);
+    expect(unknown.body).toMatchObject({ id: 'lost-1', status: 'started' });
+    expect(c.logs).toMatch(/"engine":"127\.0\.0\.1:1".*no pool manages/);
     const malformed = await c.api('/events/stream_started', {
       method: 'POST',
       token: c.token,
       body: { ...event, stream: { key_type: 'torrent', key: 'x' } },
     });
     expect([malformed.status, malformed.body.error.code]).toEqual([400, 'invalid_body']);
+    expect(malformed.body.detail).toBe(malformed.body.error.message);
     expect(await openStreams()).toEqual([]);
   });
 
@@ -116,6 +120,7 @@ describe('a proxy built against acestream-orchestrator', () => {
       container_name: expect.stringMatching(new RegExp(`^${pool}-\\d+$`)),
       host_http_port: expect.any(Number),
       container_http_port: expect.any(Number),
+      container_https_port: null,
     });
     const inspected = await docker.getContainer(provisioned.body.container_id).inspect();
     expect(inspected.State.Running).toBe(true);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { compose } from '../support/compose.js';
 import { cli } from '../support/harness.js';
 import { promtool } from '../support/promtool.js';
 
@@ -56,6 +57,43 @@ describe('the Prometheus files', () => {
     writeFileSync(file, stringify({ groups: [{ name: 'dashboard', rules }] }));
     const result = await promtool(['check', 'rules', file]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
+  });
+});
+
+describe('the compose files', () => {
+  const dir = join(ROOT, 'deploy', 'compose');
+  // .env.example with every blank filled, as a user would: what `config` needs is named there.
+  const envFile = join(mkdtempSync(join(tmpdir(), 'enginepool-compose-')), '.env');
+  writeFileSync(
+    envFile,
+    readFileSync(join(dir, '.env.example'), 'utf8').replace(/^([A-Z0-9_]+)=$/gm, (_, name: string) =>
+      name === 'DOCKER_GID' ? `${name}=999` : `${name}=filled-${name.toLowerCase()}`,
+    ),
+  );
+
+  it.each(
+    [
+      ['standalone.yaml'],
+      ['gluetun.yaml'],
+      ['two-vpns.yaml'],
+      ['gluetun.yaml', 'acexy.yaml'],
+      ['standalone.yaml', 'acexy.yaml'],
+      ['gluetun.yaml', 'acexy.yaml', 'monitoring.yaml'],
+      ['two-vpns.yaml', 'monitoring.yaml'],
+    ].map((files) => [files.join(' + '), files] as const),
+  )('`compose config` accepts %s', async (_stack, files) => {
+    const args = ['--env-file', envFile, ...files.flatMap((f) => ['-f', f]), 'config'];
+    const result = await compose(args, dir);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('ENGINEPOOL_API_TOKEN: filled-enginepool_api_token');
+  });
+
+  it('refuses to start a stack without the token: compose names the variable', async () => {
+    const empty = join(mkdtempSync(join(tmpdir(), 'enginepool-compose-')), '.env');
+    writeFileSync(empty, 'DOCKER_GID=999\n');
+    const result = await compose(['--env-file', empty, '-f', 'standalone.yaml', 'config'], dir);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/ENGINEPOOL_API_TOKEN/);
   });
 });
 

@@ -187,9 +187,13 @@ describe('engines that die or hang', () => {
         !now.some((x) => x.id === victim.id) && now.length === 2 && (await c.pool(pool)).replicas.ready === 2
       );
     });
-    const lines = c
-      .logLines()
-      .filter((l) => l.pool === pool && (l.action === 'create' || l.action === 'remove'));
+    // Why: the list can show the victim gone before the controller has logged its removal.
+    const lines = await waitFor('the removal in the log', () => {
+      const actions = c
+        .logLines()
+        .filter((l) => l.pool === pool && (l.action === 'create' || l.action === 'remove'));
+      return actions.some((l) => l.action === 'remove' && l.engine === victim.name) ? actions : undefined;
+    });
     const created = lines.findIndex(
       (l) => l.action === 'create' && (l.reason as string).startsWith('scale up'),
     );

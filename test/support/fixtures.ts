@@ -1,4 +1,5 @@
 import type { MachineView, StreamFacts } from '../../reconcilers/engines.js';
+import type { RemovalFailure } from '../../reconcilers/stuck.js';
 import type { ProbeRecord } from '../../state/health.js';
 import { engineName, LABELS } from '../../state/labels.js';
 import type { BreakerView } from '../../state/machines/circuitBreaker.js';
@@ -140,6 +141,7 @@ export function view(
     vpns?: Record<string, VpnView>;
     setAsidePorts?: number[];
     provisionRequests?: Record<string, number>;
+    removalFailures?: Record<string, RemovalFailure>;
   } = {},
 ): MachineView {
   return {
@@ -151,6 +153,7 @@ export function view(
     setAsidePorts: new Set(options.setAsidePorts ?? []),
     countFailuresSince: 0,
     provisionRequests: new Map(Object.entries(options.provisionRequests ?? {})),
+    removalFailures: new Map(Object.entries(options.removalFailures ?? {})),
   };
 }
 

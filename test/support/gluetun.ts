@@ -1,4 +1,4 @@
-import { docker, GLUETUN_IMAGE, waitFor } from './harness.js';
+import { docker, GLUETUN_IMAGE, onPodman, waitFor } from './harness.js';
 
 // A stand-in Gluetun container for tests: it publishes an engine range and its control server (on
 // 127.0.0.1), with Docker health checked every second so it is healthy within about a second.
@@ -38,11 +38,42 @@ export async function startGluetun(name: string, options: GluetunOptions): Promi
     HostConfig: { PortBindings: bindings },
   });
   await container.start();
+  await waitHealthy(name);
+}
+
+/**
+ * Waits until a container's HEALTHCHECK passes: Docker says `healthy`. Why the other way: Podman without
+ * systemd never runs HEALTHCHECKs (they are systemd timers; the status stays `starting`, the log empty),
+ * so there the check's own command is run, as its timer would, until it exits 0.
+ */
+export async function waitHealthy(name: string): Promise<void> {
+  const container = docker.getContainer(name);
+  const podman = await onPodman();
   await waitFor(
     `${name} to be healthy`,
-    async () => (await container.inspect()).State.Health?.Status === 'healthy',
-    {
-      timeoutMs: 20_000,
+    async () => {
+      const { State, Config } = await container.inspect();
+      if (State.Health?.Status === 'healthy') return true;
+      if (!podman || (State.Health?.Log?.length ?? 0) > 0) return false;
+      const [form, ...command] = Config.Healthcheck?.Test ?? [];
+      return (await execExitCode(name, form === 'CMD-SHELL' ? ['/bin/sh', '-c', ...command] : command)) === 0;
     },
+    { timeoutMs: 20_000 },
   );
+}
+
+/** Runs a command in a container and answers its exit code. */
+export async function execExitCode(name: string, cmd: string[]): Promise<number | null> {
+  const exec = await docker.getContainer(name).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({});
+  await new Promise((resolve) => {
+    stream.on('end', resolve);
+    stream.resume();
+  });
+  return (await exec.inspect()).ExitCode;
+}
+
+/** Runs the stand-in's test hook (`/bin/fakectl down|up [PORT]|port PORT|...`) in container `name`. */
+export async function fakectl(name: string, ...args: string[]): Promise<void> {
+  await execExitCode(name, ['/bin/fakectl', ...args]);
 }

@@ -27,6 +27,15 @@ function dockerOptions(host: string | undefined): Docker.DockerOptions {
   return { host: url.hostname, port: Number(url.port) };
 }
 
+let podman: Promise<boolean> | undefined;
+/** True when DOCKER_HOST points at Podman's Docker-compatible API (its version names `Podman Engine`). */
+export function onPodman(): Promise<boolean> {
+  podman ??= docker
+    .version()
+    .then((v) => (v.Components ?? []).some((c: { Name?: string }) => /podman/i.test(c.Name ?? '')));
+  return podman;
+}
+
 /** Waits until `check` returns a truthy value; fails with `what` and the last value after `timeoutMs`. */
 export async function waitFor<T>(
   what: string,
@@ -84,6 +93,37 @@ export async function removeContainers(options: { pool?: string; names?: string[
         .catch(() => {}),
     ),
   );
+}
+
+/**
+ * Podman only: force-removes a container and the containers that depend on it (`podman rm -f
+ * --depend`), again until it is gone. Why again: a controller may put a new engine into its namespace
+ * meanwhile, and Podman then reports that container's removal as failed inside a 200.
+ */
+export async function removeWithDependents(name: string): Promise<void> {
+  const remove = () =>
+    new Promise<void>((resolveRemoval, reject) =>
+      docker.modem.dial(
+        {
+          // Why: docker-modem drops the path's last character before adding `options`, as dockerode's `?`.
+          path: `/v4.0.0/libpod/containers/${encodeURIComponent(name)}?`,
+          method: 'DELETE',
+          statusCodes: { 200: true, 204: true, 404: 'no such container', 500: 'server error' },
+          options: { force: true, depend: true },
+        },
+        (error) => (error ? reject(error) : resolveRemoval()),
+      ),
+    );
+  await waitFor(`${name} removed with its dependents`, async () => {
+    await remove().catch(() => {});
+    return await docker
+      .getContainer(name)
+      .inspect()
+      .then(
+        () => false,
+        () => true,
+      );
+  });
 }
 
 /** GETs a URL and answers the status and parsed JSON (or text). */

@@ -48,7 +48,7 @@ describe('the Grafana dashboard', () => {
   });
 
   it('publishes every port of every compose file on the loopback only', () => {
-    for (const file of ['standalone', 'gluetun', 'two-vpns', 'prometheus']) {
+    for (const file of ['standalone', 'gluetun', 'two-vpns', 'acexy', 'monitoring']) {
       const compose = parse(read(`deploy/compose/${file}.yaml`)) as {
         services: Record<string, { ports?: string[] }>;
       };
@@ -88,6 +88,19 @@ describe('the Grafana dashboard', () => {
 });
 
 describe('the compose files', () => {
+  interface Service {
+    image?: string;
+    build?: unknown;
+    command?: string[];
+    volumes?: string[];
+    environment?: Record<string, string>;
+    group_add?: string[];
+    container_name?: string;
+    ports?: string[];
+    depends_on?: Record<string, { condition: string }> | string[];
+  }
+  const load = (file: string) =>
+    parse(read(`deploy/compose/${file}`), { merge: true }) as { services: Record<string, Service> };
   const examples = (file: string) =>
     parseAllDocuments(read(`deploy/examples/${file}`)).map(
       (doc) =>
@@ -99,67 +112,107 @@ describe('the compose files', () => {
           };
         },
     );
-  const composes = ['standalone.yaml', 'gluetun.yaml', 'two-vpns.yaml'];
+  // Each stack and the example its header tells users to copy to pools/pools.yaml.
+  const stacks: [string, string][] = [
+    ['standalone.yaml', 'acestream.yaml'],
+    ['gluetun.yaml', 'gluetun-forwarded.yaml'],
+    ['two-vpns.yaml', 'two-vpns.yaml'],
+  ];
 
-  it.each(composes)(
-    '%s runs the controller with the socket, the pools directory, a state volume and a token',
-    (file) => {
-      const compose = parse(read(`deploy/compose/${file}`), { merge: true }) as {
-        services: Record<
-          string,
-          {
-            command?: string[];
-            volumes?: string[];
-            environment?: Record<string, string>;
-            group_add?: string[];
-          }
-        >;
-      };
+  it.each(stacks)(
+    '%s runs the image with the socket, a user config directory, a state volume and a token; %s fits it',
+    (file, example) => {
+      expect(read(`deploy/compose/${file}`)).toContain(`cp ../examples/${example} pools/pools.yaml`);
+      const compose = load(file);
       const controller = compose.services.enginepool!;
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's own variable syntax.
+      expect(controller.image).toBe('${ENGINEPOOL_IMAGE:-enginepool:local}');
+      expect(controller.build).toBeUndefined();
+      expect(controller.command).toBeUndefined(); // the image's: --config /etc/enginepool/pools.yaml
       expect(controller.volumes).toEqual(
         expect.arrayContaining([
           '/var/run/docker.sock:/var/run/docker.sock',
-          '../examples:/etc/enginepool:ro',
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's own variable syntax.
+          '${ENGINEPOOL_CONFIG_DIR:-./pools}:/etc/enginepool:ro',
+          'enginepool-state:/var/lib/enginepool',
         ]),
       );
-      expect(controller.volumes!.some((v) => v.endsWith(':/var/lib/enginepool'))).toBe(true);
-      expect(controller.command).toEqual(expect.arrayContaining(['--state-dir', '/var/lib/enginepool']));
-      expect(controller.environment?.ENGINEPOOL_API_TOKEN).toMatch(/^\$\{ENGINEPOOL_API_TOKEN/);
-      expect(controller.group_add).toHaveLength(1);
-      const config = controller.command![controller.command!.indexOf('--config') + 1]!;
-      expect(config).toMatch(/^\/etc\/enginepool\/[a-z-]+\.yaml$/);
-      const pools = examples(config.split('/').at(-1)!);
-      // Every VPN a pool names is a container of this file that publishes exactly the pool's range.
-      for (const pool of pools) {
+      expect(controller.environment?.ENGINEPOOL_API_TOKEN).toMatch(/^\$\{ENGINEPOOL_API_TOKEN:\?/);
+      expect(controller.group_add).toEqual([expect.stringMatching(/^\$\{DOCKER_GID:\?/)]);
+      // Every VPN a pool names is a container of this file that publishes exactly the pool's range,
+      // and the controller waits for it to be healthy.
+      for (const pool of examples(example)) {
         const vpn = pool.spec.vpn?.gluetun;
         if (!vpn) continue;
-        const service = Object.values(compose.services).find(
-          (s) => (s as { container_name?: string }).container_name === vpn.container,
-        ) as { ports?: string[] } | undefined;
+        const [name, service] = Object.entries(compose.services).find(
+          ([, s]) => s.container_name === vpn.container,
+        ) ?? [undefined, undefined];
         expect(service, `${pool.metadata.name}: container ${vpn.container}`).toBeDefined();
         const range = pool.spec.ports.hostRange;
         expect(service!.ports).toEqual([`127.0.0.1:${range}:${range}`]);
         expect(vpn.controlUrl).toBe(`http://${vpn.container}:8000`);
+        expect(controller.depends_on).toMatchObject({ [name!]: { condition: 'service_healthy' } });
         // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's own variable syntax.
         expect(controller.environment?.GLUETUN_API_KEY).toBe('${GLUETUN_API_KEY}');
       }
     },
   );
+
+  it('wires acexy to enginepool with the env names acexy reads, once enginepool is healthy', () => {
+    const acexy = load('acexy.yaml').services.acexy!;
+    expect(acexy.environment).toMatchObject({
+      ACEXY_ORCH_URL: 'http://enginepool:8000',
+      ACEXY_ORCH_APIKEY: expect.stringMatching(/^\$\{ENGINEPOOL_API_TOKEN:\?/),
+    });
+    expect(acexy.depends_on).toEqual({ enginepool: { condition: 'service_healthy' } });
+  });
+
+  it('provisions Grafana with the shipped dashboard and Prometheus with the shipped rules', () => {
+    const services = load('monitoring.yaml').services;
+    expect(services.prometheus!.volumes).toContain('../prometheus:/etc/prometheus:ro');
+    expect(services.grafana!.volumes).toEqual(
+      expect.arrayContaining([
+        '../grafana/provisioning:/etc/grafana/provisioning:ro',
+        '../grafana/enginepool.json:/var/lib/grafana/dashboards/enginepool.json:ro',
+      ]),
+    );
+    const datasource = parse(read('deploy/grafana/provisioning/datasources/prometheus.yaml'));
+    expect(datasource.datasources[0]).toMatchObject({ type: 'prometheus', url: 'http://prometheus:9090' });
+  });
+
+  it('keeps secrets out of git: .env is ignored, .env.example names every variable a file requires', () => {
+    expect(read('.gitignore').split('\n')).toContain('.env');
+    const example = read('deploy/compose/.env.example');
+    for (const file of [
+      'standalone.yaml',
+      'gluetun.yaml',
+      'two-vpns.yaml',
+      'acexy.yaml',
+      'monitoring.yaml',
+    ]) {
+      for (const [, name] of read(`deploy/compose/${file}`).matchAll(/\$\{([A-Z0-9_]+):\?/g))
+        expect(example, `${file}: ${name}`).toMatch(new RegExp(`^${name}=`, 'm'));
+    }
+  });
 });
 
 describe('the Dockerfile', () => {
   const dockerfile = read('deploy/Dockerfile');
 
-  it('builds from a Node 20 image with npm ci, prunes dev dependencies and runs unprivileged', () => {
-    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-/m);
-    expect(dockerfile).toMatch(/RUN npm ci /);
-    expect(dockerfile).toMatch(/npm run build && npm prune --omit=dev/);
-    expect(dockerfile).toMatch(/^USER node$/m);
+  it('builds on Node 24 from a staged context (no npm inside the build) and runs as a numeric non-root user', () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-/m);
+    expect(dockerfile).not.toMatch(/RUN npm /);
+    expect(dockerfile).toMatch(/^COPY node_modules /m);
+    expect(dockerfile).toMatch(/^USER [1-9]\d*:\d+$/m);
   });
 
-  it('keeps its state in /var/lib/enginepool and checks /livez', () => {
+  it('keeps its state in /var/lib/enginepool, checks /readyz with node, and carries OCI labels', () => {
     expect(dockerfile).toMatch(/^VOLUME \["\/var\/lib\/enginepool"\]$/m);
     expect(dockerfile).toMatch(/"--state-dir", "\/var\/lib\/enginepool"/);
-    expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*http:\/\/127\.0\.0\.1:8000\/livez/m);
+    expect(dockerfile).toMatch(
+      /^HEALTHCHECK .*\n.*CMD \["node", "-e", .*http:\/\/127\.0\.0\.1:8000\/readyz/m,
+    );
+    for (const label of ['title', 'version', 'revision', 'created', 'licenses'])
+      expect(dockerfile).toContain(`org.opencontainers.image.${label}=`);
   });
 });

@@ -111,6 +111,7 @@ async function planOnce(
       setAsidePorts: new Set(),
       countFailuresSince: now,
       provisionRequests: new Map(),
+      removalFailures: new Map(),
     },
     now,
   });

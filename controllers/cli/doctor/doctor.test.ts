@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { DockerContainerDetails } from '../../../state/observed.js';
 import { desired, engine, foreign, poolSpec, world } from '../../../test/support/fixtures.js';
 import {
+  apiTokenFinding,
   compareVersions,
   fileFindings,
   formatFindings,
@@ -168,6 +169,14 @@ describe('doctor findings', () => {
     const file = join(base, 'file');
     writeFileSync(file, '');
     expect(stateDirFinding(file).severity).toBe('fail');
+  });
+
+  it("warns without an API token: a proxy's stream events would be refused", () => {
+    const missing = apiTokenFinding({});
+    expect(missing.severity).toBe('warn');
+    expect(missing.detail).toMatch(/stream events .* refused with 403/);
+    expect(missing.fix).toMatch(/ACEXY_ORCH_APIKEY/);
+    expect(apiTokenFinding({ ENGINEPOOL_API_TOKEN: 's3cret' }).severity).toBe('ok');
   });
 
   it('prints a mark, the check and the detail, and the fix below a problem', () => {

@@ -4,10 +4,12 @@ import { formatIssues, usesSwarm } from '../../../state/spec/index.js';
 import { readSpecFile } from '../../config/specSource.js';
 import { Observer } from '../../loop/observer.js';
 import { detectSelf } from '../../runtime/addressing.js';
+import { connectionOptions } from '../../runtime/docker/dockerRuntime.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { SwarmRuntime } from '../../runtime/swarm/swarmRuntime.js';
 import { defaultStateDirFor } from '../../streams/registry.js';
 import {
+  apiTokenFinding,
   type Finding,
   fail,
   fileFindings,
@@ -16,6 +18,7 @@ import {
   unknownPoolFindings,
   warn,
 } from './findings.js';
+import { podmanFacts, podmanFindings } from './podman.js';
 import {
   DOCKER_FIX,
   dockerReachability,
@@ -61,8 +64,13 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
       ),
     );
 
-  const dockerFinding = await dockerReachability(docker, env.DOCKER_HOST);
+  const dockerFinding = await dockerReachability(docker, env.DOCKER_HOST, env.XDG_RUNTIME_DIR);
   findings.push(...dockerFinding.findings);
+  if (dockerFinding.version?.engine && /podman/i.test(dockerFinding.version.engine)) {
+    const lowest = new Map((spec?.pools ?? []).map((p) => [p.name, p.hostRange.start]));
+    const socket = connectionOptions(env.DOCKER_HOST).socketPath;
+    findings.push(...podmanFindings(dockerFinding.version, podmanFacts(socket), lowest));
+  }
   let world: ObservedWorld | undefined;
   let inContainer = false;
   if (dockerFinding.version && spec) {
@@ -110,6 +118,7 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
     }
   }
   findings.push(stateDirFinding(options.stateDir ?? defaultStateDirFor(options.config, env)));
+  findings.push(apiTokenFinding(env));
 
   return findings;
 }

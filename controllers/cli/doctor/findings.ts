@@ -65,6 +65,17 @@ export function formatFindings(findings: readonly Finding[]): string[] {
   return lines;
 }
 
+/** The API token: without one, a proxy's stream events are refused and streamed-on engines look free. */
+export function apiTokenFinding(env: Readonly<Record<string, string | undefined>>): Finding {
+  if (env.ENGINEPOOL_API_TOKEN)
+    return ok('api token', 'ENGINEPOOL_API_TOKEN is set: the API accepts changes');
+  return warn(
+    'api token',
+    "ENGINEPOOL_API_TOKEN is not set: the API is read-only, so a proxy's stream events (acexy's stream_started/stream_ended) are refused with 403 and engines carrying streams look free, and may be scaled down",
+    "set ENGINEPOOL_API_TOKEN in the controller's environment, and the same value as the proxy's token (acexy: ACEXY_ORCH_APIKEY)",
+  );
+}
+
 /** The file is valid: one line for it, and one per pool saying what its numbers mean. */
 export function fileFindings(file: string, spec: DesiredSpec): Finding[] {
   const names = spec.pools.map((p) => p.name).join(', ');

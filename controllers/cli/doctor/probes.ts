@@ -17,6 +17,7 @@ import {
   vpnContainerFindings,
   warn,
 } from './findings.js';
+import { ROOTFUL_SOCKET, rootlessSocket } from './podman.js';
 
 // The probes of `enginepool doctor`: each asks the world one thing (Docker, an image, a network, a
 // VPN's control server, a host port, the state directory) and says what it found as a Finding.
@@ -28,6 +29,7 @@ export const DOCKER_FIX =
 export async function dockerReachability(
   docker: Runtime,
   dockerHost: string | undefined,
+  runtimeDir: string | undefined,
 ): Promise<{ findings: Finding[]; version?: RuntimeVersion }> {
   const where = dockerHost ?? 'unix:///var/run/docker.sock';
   let version: RuntimeVersion;
@@ -39,7 +41,13 @@ export async function dockerReachability(
       return { findings: [fail('docker', error.message, socketPermissionFix(socket))] };
     if (socket && !existsSync(socket)) {
       return {
-        findings: [fail('docker', `no Docker socket at ${socket}: Docker is not running here`, DOCKER_FIX)],
+        findings: [
+          fail(
+            'docker',
+            `no Docker socket at ${socket}: Docker is not running here`,
+            podmanSocketFix(dockerHost, runtimeDir),
+          ),
+        ],
       };
     }
     return { findings: [fail('docker', `${where}: ${(error as Error).message}`, DOCKER_FIX)] };
@@ -55,19 +63,22 @@ export async function dockerReachability(
       ),
     );
   } else if (/podman/i.test(engine)) {
-    findings.push(
-      warn(
-        'docker api',
-        `API ${version.apiVersion} (Podman's Docker-compatible API)`,
-        'Podman runs HEALTHCHECKs only under systemd: without it the VPN container stays "starting"; remove engines before their VPN container',
-      ),
-    );
+    findings.push(ok('docker api', `API ${version.apiVersion} (Podman's Docker-compatible API)`));
   } else {
     findings.push(
       ok('docker api', `API ${version.apiVersion} (enginepool needs ${MIN_DOCKER_API} or later)`),
     );
   }
   return { findings, version };
+}
+
+/** The fix for a missing socket: Docker's, or Podman's socket when one is there and DOCKER_HOST is unset. */
+function podmanSocketFix(dockerHost: string | undefined, runtimeDir: string | undefined): string {
+  const podman = [ROOTFUL_SOCKET, ...(runtimeDir ? [rootlessSocket(runtimeDir)] : [])].find((s) =>
+    existsSync(s),
+  );
+  if (dockerHost || !podman) return DOCKER_FIX;
+  return `Podman's socket is at ${podman}: point enginepool at it with DOCKER_HOST=unix://${podman}`;
 }
 
 /** The fix for EACCES on the socket: the group that owns it, and how to join it. */

@@ -58,10 +58,11 @@ export function compatRoutes(deps: CompatDeps): Route[] {
     },
     enginesOf: (pools) => pools.flatMap((pool) => view.engines(pool) ?? []),
   };
-  return [
+  const routes = [
     ...engineRoutes(deps, scope),
     ...streamEventRoutes(deps),
     ...statusRoutes(deps, scope),
     ...provisionRoutes(deps, scope),
   ];
+  return routes.map((route) => ({ ...route, peerErrors: true }));
 }

@@ -22,7 +22,8 @@ export const StreamStarted = z.looseObject({
     key: z.string().min(1).max(4096),
   }),
   session: z.looseObject({
-    playback_session_id: z.string().min(1).max(256),
+    // Why empty is allowed: acexy sends "" when it cannot read the id from the stat URL; the peer takes it.
+    playback_session_id: z.string().max(256),
     stat_url: OptionalUrl,
     command_url: OptionalUrl,
     is_live: z.union([z.literal(0), z.literal(1), z.boolean()]).optional(),
@@ -101,31 +102,53 @@ export function refusalDetail(refusal: ProvisionRefusal) {
   };
 }
 
-/** A pool's VPN as acestream-orchestrator's `/vpn/status`. */
-export function vpnStatus(status: PoolStatus | undefined) {
+/** A pool's VPN as acestream-orchestrator's `/vpn/status` (single mode; `now` in ms). */
+export function vpnStatus(status: PoolStatus | undefined, now: number) {
   const vpn = status?.vpn;
+  const lastCheck = iso(now);
   if (!status || !vpn?.enabled) {
     return {
+      mode: 'disabled',
       enabled: false,
       status: 'disabled',
       connected: false,
       health: 'unknown',
       container: null,
+      container_name: null,
       forwarded_port: null,
       public_ip: null,
-      emergency_mode: false,
+      last_check: null,
+      vpn1: null,
+      vpn2: null,
+      emergency_mode: { active: false, failed_vpn: null, healthy_vpn: null, duration_seconds: 0 },
     };
   }
   const held = status.conditions.some((c) => c.type === 'Ready' && c.reason === 'VpnNotReady');
   const connected = !held && (vpn.phase === 'healthy' || vpn.phase === 'recovering');
-  return {
+  const single = {
     enabled: true,
     status: vpn.phase === 'unknown' ? 'unknown' : connected ? 'running' : 'stopped',
-    connected,
-    health: vpn.phase === 'unknown' ? 'unknown' : connected ? 'healthy' : 'unhealthy',
+    container_name: vpn.container,
     container: vpn.container,
+    health: vpn.phase === 'unknown' ? 'unknown' : connected ? 'healthy' : 'unhealthy',
+    connected,
     forwarded_port: vpn.forwardedPort,
     public_ip: vpn.publicIp,
-    emergency_mode: vpn.phase === 'emergency',
+    last_check: lastCheck,
   };
+  // The peer's emergency mode is "a VPN failed"; here that is the pool VPN's emergency phase, dated
+  // by the condition that reports it.
+  const since = status.conditions.find((c) => c.type === 'Degraded' && c.reason === 'VpnDown');
+  const enteredAt = since ? Date.parse(since.lastTransitionTime) : now;
+  const emergency_mode =
+    vpn.phase === 'emergency'
+      ? {
+          active: true,
+          failed_vpn: vpn.container,
+          healthy_vpn: null,
+          duration_seconds: Math.max(0, Math.round((now - enteredAt) / 1000)),
+          entered_at: iso(enteredAt),
+        }
+      : { active: false, failed_vpn: null, healthy_vpn: null, duration_seconds: 0 };
+  return { mode: 'single', ...single, vpn1: single, vpn2: null, emergency_mode };
 }

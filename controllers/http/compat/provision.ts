@@ -40,6 +40,9 @@ export function provisionRoutes(deps: CompatDeps, scope: CompatScope): Route[] {
               container_name: engine.name,
               host_http_port: engine.hostPort,
               container_http_port: engine.httpPort,
+              // Why null: enginepool publishes one port per engine (ACE_MAP_HTTPS has no equivalent);
+              // Go clients such as acexy read null as 0.
+              container_https_port: null,
             },
           };
         } catch (error) {

@@ -29,7 +29,7 @@ export function statusRoutes(deps: CompatDeps, scope: CompatScope): Route[] {
             : refusal && (refusal.code === 'vpn_disconnected' || refusal.code === 'circuit_breaker')
               ? 'degraded'
               : 'healthy';
-        const vpn = vpnStatus(targetStatus);
+        const vpn = vpnStatus(targetStatus, deps.clock.now());
         return {
           status: 200,
           body: {
@@ -73,7 +73,8 @@ export function statusRoutes(deps: CompatDeps, scope: CompatScope): Route[] {
         const named = query.get('pool');
         if (named !== null) poolEngines(view, named);
         const pool = named ?? view.spec()?.pools.find((p) => p.vpn)?.name ?? view.spec()?.pools[0]?.name;
-        return { status: 200, body: vpnStatus(pool === undefined ? undefined : view.poolStatus(pool)) };
+        const status = pool === undefined ? undefined : view.poolStatus(pool);
+        return { status: 200, body: vpnStatus(status, deps.clock.now()) };
       },
     },
   ];

@@ -16,6 +16,8 @@ export interface ApiDeps {
   readonly metrics: Metrics;
   /** Asks for a reconcile pass now (a stream changed how many engines are free). */
   readonly wake: (reason: string) => void;
+  /** Setup problems that do not stop the controller acting, shown by `/readyz` (e.g. no API token). */
+  readonly warnings?: readonly string[];
 }
 
 const StreamId = z.string().trim().min(1).max(256);
@@ -85,8 +87,11 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       handle: () => {
         const { ready, reason } = view.readiness();
         const stateError = deps.registry.writeError();
-        if (stateError) return errorReply(503, 'not_ready', stateError);
-        return ready ? { status: 200, body: { status: 'ready' } } : errorReply(503, 'not_ready', reason);
+        const warnings = deps.warnings?.length ? { warnings: deps.warnings } : {};
+        if (stateError) return errorReply(503, 'not_ready', stateError, warnings);
+        return ready
+          ? { status: 200, body: { status: 'ready', ...warnings } }
+          : errorReply(503, 'not_ready', reason, warnings);
       },
     },
     {

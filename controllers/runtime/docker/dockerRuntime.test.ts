@@ -55,3 +55,68 @@ describe('normaliseError', () => {
     expect(normaliseError('start', raw).kind).toBe(kind);
   });
 });
+
+// Podman answers 500 where Docker says 409 or 404; recorded from Podman 4.3.
+describe("Podman's errors", () => {
+  it.each([
+    [
+      'a taken name (500, where Docker says 409)',
+      http(
+        500,
+        'container create: creating container storage: the container name "pod-1" is already in use by 8027. You have to remove that container to be able to reuse that name: that name is already in use',
+      ),
+      'nameConflict',
+    ],
+    [
+      'a name still held by a container being removed',
+      http(500, 'container create: name "pod-1" is in use: container already exists'),
+      'nameConflict',
+    ],
+    [
+      'a VPN container with engines in its namespace',
+      http(
+        500,
+        'container b5b6 has dependent containers which must be removed before it: 3d77: container already exists',
+      ),
+      'conflict',
+    ],
+    [
+      'a running container removed without force',
+      http(
+        500,
+        'cannot remove container 8027 as it is running - running or paused containers cannot be removed without force: container state improper',
+      ),
+      'conflict',
+    ],
+    [
+      'a taken host port',
+      http(500, 'cannot listen on the TCP port: listen tcp4 :25001: bind: address already in use'),
+      'portInUse',
+    ],
+    [
+      'a missing image',
+      http(404, 'no such image: docker.io/enginepool/nope:dev: image not known'),
+      'imageNotFound',
+    ],
+    [
+      'a container inspected while it is being removed (500)',
+      http(500, 'container 81f5af91e181543cef66a869d02a3032265421f9240e595621053951e5fe374b does not exist '),
+      'notFound',
+    ],
+    [
+      'a missing container',
+      http(404, 'no container with name or ID "pod-nope" found: no such container'),
+      'notFound',
+    ],
+    [
+      'another server error',
+      http(
+        500,
+        'crun: executable file `nope` not found in $PATH: No such file or directory: OCI runtime attempted to invoke a command that was not found',
+      ),
+      'server',
+    ],
+  ])('maps %s', (_title, raw, kind) => {
+    expect(normaliseError('create', raw).kind).toBe(kind);
+  });
+});

@@ -8,6 +8,14 @@ import {
   type RuntimeErrorKind,
   type RuntimeEvent,
 } from '../runtime.js';
+import {
+  dockerShapedDetails,
+  dockerShapedList,
+  EventTranslator,
+  isPodman,
+  type PodmanEvent,
+  podmanErrorKind,
+} from './podman.js';
 
 // The one file that imports dockerode: the Runtime over Docker's Engine API, Docker's errors normalised
 // into RuntimeError kinds the loop acts on.
@@ -62,7 +70,10 @@ export function normaliseError(op: string, error: unknown): RuntimeError {
     return new RuntimeError('unavailable', op, `Docker is not reachable: ${text}`);
   }
   let kind: RuntimeErrorKind = status >= 500 ? 'server' : 'badRequest';
-  if (/port is already allocated|address already in use|bind for .* failed/i.test(text)) kind = 'portInUse';
+  const podmanKind = status === 500 ? podmanErrorKind(text) : undefined;
+  if (podmanKind) kind = podmanKind;
+  else if (/port is already allocated|address already in use|bind for .* failed/i.test(text))
+    kind = 'portInUse';
   else if (status === 404 && /image/i.test(text)) kind = 'imageNotFound';
   else if (status === 404) kind = 'notFound';
   else if (status === 409 && /name .* is already in use|already in use by container/i.test(text))
@@ -110,6 +121,43 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): Runtime
   const streams = new Docker(connection);
   const call = observedCall(options.observe);
 
+  // Why: Podman's differences (podman.ts) are translated only when Podman answers; asked once.
+  let podman: Promise<boolean> | undefined;
+  const onPodman = (): Promise<boolean> => {
+    podman ??= call('version', async () => isPodman((await api.version()).Components)).catch(
+      (error: unknown) => {
+        podman = undefined;
+        throw error;
+      },
+    );
+    return podman;
+  };
+
+  /** Each listed container's network mode, inspected once per container (it never changes). */
+  const networkModes = new Map<string, string>();
+  async function learnNetworkModes(
+    list: readonly DockerContainerSummary[],
+  ): Promise<ReadonlyMap<string, string>> {
+    const listed = new Set(list.map((c) => c.Id));
+    for (const id of networkModes.keys()) if (!listed.has(id)) networkModes.delete(id);
+    const unknown = [...listed].filter((id) => !networkModes.has(id));
+    for (let i = 0; i < unknown.length; i += 8) {
+      await Promise.all(
+        unknown.slice(i, i + 8).map(async (id) => {
+          // Why: a container removed since the list fails its inspect; its mode stays unknown and
+          // it is listed as Podman lists it, until the next list.
+          const details = await call(
+            'inspect',
+            async () => (await api.getContainer(id).inspect()) as unknown as DockerContainerDetails,
+          ).catch(() => undefined);
+          const mode = details?.HostConfig?.NetworkMode;
+          if (mode) networkModes.set(id, mode);
+        }),
+      );
+    }
+    return networkModes;
+  }
+
   return {
     ping: () => call('ping', async () => void (await api.ping())),
     version: () =>
@@ -118,7 +166,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): Runtime
           MinAPIVersion?: string;
           Components?: { Name?: string }[];
         };
-        const engine = v.Components?.[0]?.Name;
+        const engine = v.Components?.find((c) => isPodman([c]))?.Name ?? v.Components?.[0]?.Name;
         return {
           version: v.Version,
           apiVersion: v.ApiVersion,
@@ -127,18 +175,22 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): Runtime
           ...(engine ? { engine } : {}),
         };
       }),
-    listContainers: () =>
-      call(
+    listContainers: async () => {
+      const list = await call(
         'list',
         async () => (await api.listContainers({ all: true })) as unknown as DockerContainerSummary[],
-      ),
-    inspectContainer: (idOrName) =>
-      orUndefined(
+      );
+      return (await onPodman()) ? dockerShapedList(list, await learnNetworkModes(list)) : list;
+    },
+    inspectContainer: async (idOrName) => {
+      const details = await orUndefined(
         call(
           'inspect',
           async () => (await api.getContainer(idOrName).inspect()) as unknown as DockerContainerDetails,
         ),
-      ),
+      );
+      return details && (await onPodman()) ? dockerShapedDetails(details) : details;
+    },
     createContainer: (body) =>
       call(
         'create',
@@ -192,13 +244,22 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): Runtime
           abortSignal: signal,
         })) as unknown as Readable;
         signal.addEventListener('abort', () => stream.destroy(), { once: true });
-        return parseEventStream(stream);
+        return dockerEvents(parseEventStream(stream));
       }),
   };
 }
 
-/** Splits Docker's newline-delimited JSON event stream (chunks do not align with lines). */
-export async function* parseEventStream(stream: Readable): AsyncIterable<RuntimeEvent> {
+/** The stream's events in Docker's words (Podman's translated, see {@link EventTranslator}). */
+async function* dockerEvents(events: AsyncIterable<PodmanEvent>): AsyncIterable<RuntimeEvent> {
+  const translator = new EventTranslator();
+  for await (const raw of events) {
+    const event = translator.translate(raw);
+    if (event) yield event;
+  }
+}
+
+/** Splits Docker's newline-delimited JSON event stream (chunks do not align with lines), as sent. */
+export async function* parseEventStream(stream: Readable): AsyncIterable<PodmanEvent> {
   let buffer = '';
   for await (const chunk of stream) {
     buffer += chunk.toString();
@@ -208,7 +269,7 @@ export async function* parseEventStream(stream: Readable): AsyncIterable<Runtime
       buffer = buffer.slice(newline + 1);
       if (line) {
         try {
-          yield JSON.parse(line) as RuntimeEvent;
+          yield JSON.parse(line) as PodmanEvent;
         } catch {
           // A torn or foreign line carries nothing we can use; the periodic resync covers it.
         }
