@@ -140,10 +140,17 @@ main() {
 	# Why the commit's date, not now: the same commit gives the same labels, so Docker's layer cache
 	# holds and a rebuild with nothing changed takes seconds.
 	created=$(git -C "$ROOT" log -1 --format=%cI 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
+	local previous
+	previous=$(docker image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 	docker build --quiet -f "$ROOT/deploy/Dockerfile" \
 		--build-arg "NODE_IMAGE=$base" --build-arg "VERSION=$version" \
 		--build-arg "REVISION=$revision" --build-arg "CREATED=$created" \
 		-t "$IMAGE" "$context" >/dev/null
+	# Why: each rebuild would leave the image it replaced behind, untagged (229 MB a time); a container
+	# still using it keeps it (the removal then fails harmlessly).
+	if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect --format '{{.Id}}' "$IMAGE")" ]; then
+		docker image rm "$previous" >/dev/null 2>&1 || true
+	fi
 	local size
 	size=$(docker image inspect "$IMAGE" --format '{{.Size}}')
 	say "built $IMAGE (enginepool $version, $((size / 1000000)) MB) in $(seconds_since "$started") s"
