@@ -15,6 +15,7 @@ export type RuntimeErrorKind =
   | 'nameConflict'
   | 'portInUse' // a host port is taken (by a host process or another container)
   | 'conflict'
+  | 'removing' // someone else's removal of this container is already under way
   | 'badRequest'
   | 'server';
 
@@ -50,6 +51,7 @@ const FAULTS: Readonly<Record<CreateStep, Readonly<Record<RuntimeErrorKind, Crea
     nameConflict: LOCAL,
     portInUse: PORT_TAKEN,
     conflict: LOCAL,
+    removing: LOCAL,
     imageNotFound: { scope: 'systemic', failure: 'ImageNotFound' },
     // Why: a 404 on create is a network or volume the template names that does not exist.
     notFound: { scope: 'systemic', failure: 'CreateFailed' },
@@ -64,6 +66,7 @@ const FAULTS: Readonly<Record<CreateStep, Readonly<Record<RuntimeErrorKind, Crea
     // Why: a 409 on starting the container just created means that container was removed or marked
     // for removal meanwhile; the next create does not share its fate.
     conflict: LOCAL,
+    removing: LOCAL,
     imageNotFound: { scope: 'systemic', failure: 'StartFailed' },
     notFound: { scope: 'systemic', failure: 'StartFailed' },
     badRequest: { scope: 'systemic', failure: 'StartFailed' },

@@ -42,7 +42,8 @@ export type SkipCode =
   | 'earlierCreateFailed'
   | 'poolRemoved'
   | 'imagePulling'
-  | 'nameHeld';
+  | 'nameHeld'
+  | 'removalInProgress';
 
 /** Options of an {@link Executor}. */
 export interface ExecutorOptions {
@@ -55,6 +56,8 @@ export interface ExecutorOptions {
   readonly setAsideMs?: number;
   /** How long after a failed pull the same image is not pulled again. */
   readonly pullRetryMs?: number;
+  /** Where engine ports are published when the template names no `hostIp` (undefined: everywhere). */
+  readonly defaultHostIp?: () => string | undefined;
 }
 
 /** Applies actions to Docker. */
@@ -215,7 +218,20 @@ export class Executor {
     try {
       switch (action.kind) {
         case 'remove':
-          await docker.removeContainer(action.containerId);
+          try {
+            await docker.removeContainer(action.containerId);
+          } catch (error) {
+            // Why: a container removed by hand (docker rm -f) is listed as removing for a moment; its
+            // removal is under way, not refused. It frees its name soon (the destroy event wakes a pass),
+            // so it is neither held as stuck nor replaced under another name meanwhile.
+            if ((error as RuntimeError).kind === 'removing')
+              return skipped(
+                action,
+                'removalInProgress',
+                `the removal of ${action.name} is already under way`,
+              );
+            throw error;
+          }
           return { action, ok: true, containerId: action.containerId };
         case 'restart':
           await docker.restartContainer(action.containerId, 5);
@@ -245,7 +261,7 @@ export class Executor {
       return skipped(action, 'imagePulling', `image ${image} is being pulled`);
     let containerId: string;
     try {
-      containerId = await docker.createContainer(renderEngine(pool, action));
+      containerId = await docker.createContainer(renderEngine(pool, action, this.options.defaultHostIp?.()));
     } catch (error) {
       const e = error as RuntimeError;
       if (e.kind === 'imageNotFound') {

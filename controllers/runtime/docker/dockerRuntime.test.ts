@@ -45,6 +45,11 @@ describe('normaliseError', () => {
       'unavailable',
     ],
     ['containerd gone', http(500, 'grpc: the client connection is closing'), 'unavailable'],
+    [
+      'a removal someone else started',
+      http(409, 'removal of container 1691f455ea25 is already in progress'),
+      'removing',
+    ],
     ['a bad request', http(400, 'invalid reference format'), 'badRequest'],
     [
       'another server error',

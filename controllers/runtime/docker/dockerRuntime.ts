@@ -78,6 +78,7 @@ export function normaliseError(op: string, error: unknown): RuntimeError {
   else if (status === 404) kind = 'notFound';
   else if (status === 409 && /name .* is already in use|already in use by container/i.test(text))
     kind = 'nameConflict';
+  else if (status === 409 && /removal of container .* is already in progress/i.test(text)) kind = 'removing';
   else if (status === 409) kind = 'conflict';
   // Why: while dockerd shuts down or restarts, its own plumbing fails (containerd, the network
   // store); such a 500 says nothing about the container asked for and must not count against it.
