@@ -129,6 +129,13 @@ export async function runController(options: RunOptions): Promise<number> {
     specState: () => specSource.current(),
     registry,
     self: () => self,
+    // Why: a controller on the Docker host reaches engines at 127.0.0.1, and so does anything that uses
+    // the addresses its API gives; publishing on every address would only expose the engines. In a
+    // container, with a remote Docker or ENGINEPOOL_ENGINE_HOST, engines are reached from elsewhere.
+    defaultHostIp: () =>
+      selfKnown && !self.inContainer && self.dockerHost === '127.0.0.1' && !env.ENGINEPOOL_ENGINE_HOST
+        ? '127.0.0.1'
+        : undefined,
     ...(env.ENGINEPOOL_ENGINE_HOST ? { engineHost: env.ENGINEPOOL_ENGINE_HOST } : {}),
     wake,
     eventStreamSince: () => events?.connectedSince(),

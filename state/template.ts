@@ -42,8 +42,16 @@ export function expand(text: string, values: Readonly<Record<string, string | nu
   );
 }
 
-/** The create body of the engine a create action asks for. */
-export function renderEngine(pool: PoolSpec, action: EngineSlot): CreateContainerBody {
+/**
+ * The create body of the engine a create action asks for. `defaultHostIp` is the address its port is
+ * published on when the template names none (undefined: every address).
+ */
+export function renderEngine(
+  pool: PoolSpec,
+  action: EngineSlot,
+  defaultHostIp?: string,
+): CreateContainerBody {
+  const hostIp = pool.template.hostIp ?? defaultHostIp;
   const { template } = pool;
   const httpPort = engineHttpPort(pool, action.hostPort);
   const values = {
@@ -81,7 +89,7 @@ export function renderEngine(pool: PoolSpec, action: EngineSlot): CreateContaine
             PortBindings: {
               [portKey]: [
                 {
-                  ...(template.hostIp !== undefined ? { HostIp: template.hostIp } : {}),
+                  ...(hostIp !== undefined ? { HostIp: hostIp } : {}),
                   HostPort: String(action.hostPort),
                 },
               ],

@@ -56,6 +56,8 @@ export interface ControllerOptions {
   readonly self: () => SelfLocation;
   /** ENGINEPOOL_ENGINE_HOST: a host where engines' published ports answer. */
   readonly engineHost?: string;
+  /** Where engine ports are published when the template names no `hostIp` (undefined: everywhere). */
+  readonly defaultHostIp?: () => string | undefined;
   /** Docker calls in flight at once when acting. */
   readonly concurrency?: number;
   /** Asks the loop for another pass soon (events, probe transitions, machine changes). */
@@ -106,7 +108,13 @@ export class Controller {
       httpGet: options.httpGet,
       onResult: (pool, result, at) => this.machines.vpnProbed(pool, result, at),
     });
-    this.executor = new Executor({ docker, clock, logger, concurrency: options.concurrency ?? 8 });
+    this.executor = new Executor({
+      docker,
+      clock,
+      logger,
+      concurrency: options.concurrency ?? 8,
+      ...(options.defaultHostIp ? { defaultHostIp: options.defaultHostIp } : {}),
+    });
     this.observer = new Observer(
       docker,
       () => clock.now(),

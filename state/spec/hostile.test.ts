@@ -76,6 +76,29 @@ describe('hostIp', () => {
     });
   });
 
+  it("without one, publishes on the controller's default address, and the template's wins over it", () => {
+    const plain = parseSpec(base);
+    const named = parseSpec(base.replace('    args:', '    hostIp: 0.0.0.0\n    args:'));
+    if (!plain.ok || !named.ok) throw new Error('expected valid');
+    const slot = {
+      name: 'hostile-bounds-1',
+      index: 1,
+      hostPort: 23000,
+      p2pPort: 23010,
+      apiPort: 23020,
+      forwarded: false,
+    };
+    expect(renderEngine(plain.spec.pools[0]!, slot, '127.0.0.1').HostConfig.PortBindings).toEqual({
+      '23000/tcp': [{ HostIp: '127.0.0.1', HostPort: '23000' }],
+    });
+    expect(renderEngine(plain.spec.pools[0]!, slot).HostConfig.PortBindings).toEqual({
+      '23000/tcp': [{ HostPort: '23000' }],
+    });
+    expect(renderEngine(named.spec.pools[0]!, slot, '127.0.0.1').HostConfig.PortBindings).toEqual({
+      '23000/tcp': [{ HostIp: '0.0.0.0', HostPort: '23000' }],
+    });
+  });
+
   it('refuses an address that is not one, and hostIp behind a VPN', () => {
     expect(errors(base.replace('    args:', '    hostIp: localhost\n    args:'))).toContain(
       'spec.template.hostIp: expected an IP address such as 127.0.0.1',

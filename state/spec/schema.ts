@@ -83,7 +83,9 @@ export const TemplateSpec = z
       .string()
       .refine((address) => isIP(address) !== 0, { error: 'expected an IP address such as 127.0.0.1' })
       .optional()
-      .describe('No-VPN pools only: the host address engine ports are published on (default: every address)'),
+      .describe(
+        'No-VPN pools only: the host address engine ports are published on (default: 127.0.0.1 when the controller runs on the Docker host, every address when it runs in a container or drives a remote Docker)',
+      ),
     memoryLimit: z
       .string()
       .regex(MEMORY_RE, { error: 'expected a size such as 512m, 1g or 800000k' })
