@@ -41,37 +41,37 @@ const LOCAL: CreateFault = { scope: 'local' };
 const DAEMON: CreateFault = { scope: 'daemon' };
 const PORT_TAKEN: CreateFault = { scope: 'local', setAsidePort: true };
 
-/** The table: step x kind -> fault. */
-const FAULTS: Readonly<Record<CreateStep, Readonly<Record<RuntimeErrorKind, CreateFault>>>> = {
-  create: {
+/**
+ * The faults of one step by kind; `failed` is what its systemic failures count as, `noImage` what a
+ * missing image counts as.
+ */
+function stepFaults(
+  failed: FailureReason,
+  noImage: FailureReason,
+): Readonly<Record<RuntimeErrorKind, CreateFault>> {
+  return {
     unavailable: DAEMON,
     forbidden: DAEMON,
     // Why: the name was free when planned; a container created since (by hand, by a stuck removal)
     // holds it, and the next pass sees it and places the engine on the next free name.
     nameConflict: LOCAL,
     portInUse: PORT_TAKEN,
-    conflict: LOCAL,
-    removing: LOCAL,
-    imageNotFound: { scope: 'systemic', failure: 'ImageNotFound' },
-    // Why: a 404 on create is a network or volume the template names that does not exist.
-    notFound: { scope: 'systemic', failure: 'CreateFailed' },
-    badRequest: { scope: 'systemic', failure: 'CreateFailed' },
-    server: { scope: 'systemic', failure: 'CreateFailed' },
-  },
-  start: {
-    unavailable: DAEMON,
-    forbidden: DAEMON,
-    nameConflict: LOCAL,
-    portInUse: PORT_TAKEN,
     // Why: a 409 on starting the container just created means that container was removed or marked
     // for removal meanwhile; the next create does not share its fate.
     conflict: LOCAL,
     removing: LOCAL,
-    imageNotFound: { scope: 'systemic', failure: 'StartFailed' },
-    notFound: { scope: 'systemic', failure: 'StartFailed' },
-    badRequest: { scope: 'systemic', failure: 'StartFailed' },
-    server: { scope: 'systemic', failure: 'StartFailed' },
-  },
+    imageNotFound: { scope: 'systemic', failure: noImage },
+    // Why: a 404 on create is a network or volume the template names that does not exist.
+    notFound: { scope: 'systemic', failure: failed },
+    badRequest: { scope: 'systemic', failure: failed },
+    server: { scope: 'systemic', failure: failed },
+  };
+}
+
+/** The table: step x kind -> fault. */
+const FAULTS: Readonly<Record<CreateStep, Readonly<Record<RuntimeErrorKind, CreateFault>>>> = {
+  create: stepFaults('CreateFailed', 'ImageNotFound'),
+  start: stepFaults('StartFailed', 'StartFailed'),
 };
 
 /**
