@@ -27,6 +27,7 @@ const ENVIRONMENT = `Environment:
   ENGINEPOOL_STREAM_CHECK_SECONDS   how often streams are checked against their engines (default 10, 0 = never)
   ENGINEPOOL_URL                    the controller \`status\` asks (default http://127.0.0.1:8000)
   XDG_STATE_HOME, HOME              where the default state directory lives
+  XDG_RUNTIME_DIR                   where doctor looks for a rootless Podman socket when Docker's is missing
   LOG_LEVEL                         trace|debug|info|warn|error (default info)
   LOG_FORMAT                        json (default) or pretty`;
 
