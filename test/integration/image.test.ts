@@ -38,6 +38,7 @@ const health = async () =>
   (await docker.getContainer(CONTROLLER).inspect()).State.Health?.Status as string | undefined;
 
 beforeAll(async () => {
+  await removeOwn();
   const started = Date.now();
   const { stderr } = await promisify(execFile)('npm', ['run', '--silent', 'image'], {
     cwd: ROOT,
@@ -53,19 +54,18 @@ beforeAll(async () => {
 const GATEWAY_POOL = 'img-it-gw';
 const NETWORK = 'img-it-net';
 
-afterAll(async () => {
-  for (const name of [CONTROLLER, `${CONTROLLER}-gw`])
-    await docker
-      .getContainer(name)
-      .remove({ force: true, v: true })
-      .catch(() => {});
+/** Removes what this file creates: after it, and before it (what a killed run left). */
+async function removeOwn(): Promise<void> {
+  await removeContainers({ names: [CONTROLLER, `${CONTROLLER}-gw`] });
   await removeContainers({ pool: POOL });
   await removeContainers({ pool: GATEWAY_POOL });
   await docker
     .getNetwork(NETWORK)
     .remove()
     .catch(() => {});
-});
+}
+
+afterAll(removeOwn);
 
 describe('the enginepool image', () => {
   it('is non-root, labelled, and checks its health without curl', async () => {

@@ -85,14 +85,39 @@ export async function removeContainers(options: { pool?: string; names?: string[
   const ids = new Set<string>();
   if (options.pool) for (const c of await poolContainers(options.pool, true)) ids.add(c.id);
   for (const name of options.names ?? []) ids.add(name);
+  await removeAll([...ids]);
+}
+
+/**
+ * Force-removes containers and waits until Docker lists them no more (a removal may still be in
+ * progress when `remove` returns). What Docker cannot remove (overlay2 "device or resource busy" after
+ * a dockerd restart) is reported, not thrown: the controller runs pools around such containers, and
+ * the next run tries again.
+ */
+export async function removeAll(ids: readonly string[]): Promise<void> {
+  const refused = new Map<string, string>();
   await Promise.all(
-    [...ids].map((id) =>
-      docker
-        .getContainer(id)
-        .remove({ force: true })
-        .catch(() => {}),
-    ),
+    ids.map(async (id) => {
+      const container = docker.getContainer(id);
+      for (let attempt = 0; attempt < 20; attempt++) {
+        try {
+          await container.remove({ force: true, v: true });
+        } catch (error) {
+          const status = (error as { statusCode?: number }).statusCode;
+          if (status === 404) return;
+          refused.set(id, (error as Error).message);
+        }
+        try {
+          await container.inspect();
+        } catch {
+          refused.delete(id);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }),
   );
+  for (const [id, message] of refused) console.warn(`could not remove container ${id}: ${message}`);
 }
 
 /**
