@@ -1,3 +1,4 @@
+import { iso } from '../state/clock.js';
 import { describeBreaker } from '../state/machines/circuitBreaker.js';
 import { plural } from '../state/words.js';
 import { type EngineState, type EngineStatus, engineState } from './engines.js';
@@ -77,10 +78,6 @@ export function engineStates(plan: PoolPlan): { status: EngineStatus; state: Eng
   return plan.snapshot.engines
     .filter((s) => s.phase !== 'exited')
     .map((status) => ({ status, state: engineState(status, usable) }));
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
 }
 
 /** Computes a pool's status. */

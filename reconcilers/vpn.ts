@@ -1,3 +1,4 @@
+import { iso } from '../state/clock.js';
 import { namespaceDonor } from '../state/observed.js';
 import type { Intent } from './actions.js';
 import type { EngineStatus, PoolSnapshot } from './engines.js';
@@ -12,10 +13,6 @@ export interface VpnDecision {
 }
 
 const NONE: VpnDecision = { intents: [] };
-
-function isoTime(ms: number): string {
-  return new Date(ms).toISOString();
-}
 
 /** Restarts at most this share of a pool's engines at once after a reconnect, so it is never a storm. */
 const RECONNECT_RESTART_SHARE = 4;
@@ -72,7 +69,7 @@ export function reconcileVpn(snapshot: PoolSnapshot): VpnDecision {
       act(
         status,
         'restart',
-        `VPN container "${observed.name}" restarted at ${isoTime(observed.startedAt)}; the engine lost its network`,
+        `VPN container "${observed.name}" restarted at ${iso(observed.startedAt)}; the engine lost its network`,
       );
     }
   }
@@ -104,7 +101,7 @@ export function reconcileVpn(snapshot: PoolSnapshot): VpnDecision {
       act(
         status,
         'restart',
-        `VPN reconnected at ${isoTime(recoveredAt)}; restarting engines a few at a time, free ones first`,
+        `VPN reconnected at ${iso(recoveredAt)}; restarting engines a few at a time, free ones first`,
       );
     }
   }

@@ -23,3 +23,8 @@ export const systemClock: Clock = {
   },
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
+
+/** A time (ms since the epoch) as users read it: ISO 8601 in UTC. */
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

@@ -1,5 +1,5 @@
 import { type Actor, createActor } from 'xstate';
-import type { Clock } from '../../state/clock.js';
+import { type Clock, iso } from '../../state/clock.js';
 import { type BreakerView, breakerView, circuitBreakerMachine } from '../../state/machines/circuitBreaker.js';
 import { type VpnView, vpnLifecycleMachine, vpnView } from '../../state/machines/vpnLifecycle.js';
 import type { DesiredSpec, PoolSpec } from '../../state/spec/index.js';
@@ -115,9 +115,7 @@ export class Machines {
           lastBreaker = state;
           if (state === 'open') {
             const retryAt =
-              context.openedAt === undefined
-                ? undefined
-                : new Date(context.openedAt + context.openMs).toISOString();
+              context.openedAt === undefined ? undefined : iso(context.openedAt + context.openMs);
             log.warn(
               { failures: context.failures, lastFailure: context.lastFailure, retryAt },
               `circuit breaker opened: no creates until ${retryAt}`,

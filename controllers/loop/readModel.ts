@@ -1,7 +1,7 @@
 import type { Plan, PoolPlan } from '../../reconcilers/plan.js';
 import { type ProvisionRefusal, provisionRefusal } from '../../reconcilers/provision.js';
 import { engineStates, type PoolStatus, type Problem, poolStatus } from '../../reconcilers/status.js';
-import type { Clock } from '../../state/clock.js';
+import { type Clock, iso } from '../../state/clock.js';
 import type { ProbeRecord } from '../../state/health.js';
 import type { ObservedWorld } from '../../state/observed.js';
 import type { DesiredSpec, PoolSpec } from '../../state/spec/index.js';
@@ -251,7 +251,7 @@ export class ReadModel {
           streams: status.streams,
           forwarded: engine.forwarded,
           ...(engine.p2pPort !== undefined ? { p2pPort: engine.p2pPort } : {}),
-          createdAt: new Date(engine.createdAt).toISOString(),
+          createdAt: iso(engine.createdAt),
           ...(engine.vpn ? { vpn: engine.vpn } : {}),
           ...(probe?.lastError && probe.consecutiveFailures > 0 ? { lastProbeError: probe.lastError } : {}),
           labels: engine.labels,

@@ -1,4 +1,5 @@
 import { assign, type SnapshotFrom, setup } from 'xstate';
+import { iso } from '../clock.js';
 
 // The provisioning circuit breaker of one pool. Closed: creates flow. Open after `threshold` consecutive
 // provisioning failures: no creates. Half-open after `openMs`: exactly one trial create, which closes it
@@ -159,6 +160,6 @@ export function describeBreaker(breaker: BreakerView): string {
   if (breaker.state === 'closed') return 'circuit breaker closed';
   const why = `after ${breaker.failures} provisioning ${breaker.failures === 1 ? 'failure' : 'failures'}${breaker.lastFailure ? ` (last: ${breaker.lastFailure})` : ''}`;
   if (breaker.state === 'halfOpen') return `circuit breaker half-open: one trial create at a time, ${why}`;
-  const until = breaker.retryAt === undefined ? '' : ` until ${new Date(breaker.retryAt).toISOString()}`;
+  const until = breaker.retryAt === undefined ? '' : ` until ${iso(breaker.retryAt)}`;
   return `circuit breaker open${until} ${why}`;
 }

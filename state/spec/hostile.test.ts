@@ -60,17 +60,18 @@ describe('network modes that leave the pool', () => {
 });
 
 describe('hostIp', () => {
+  const slot = {
+    name: 'hostile-bounds-1',
+    index: 1,
+    hostPort: 23000,
+    p2pPort: 23010,
+    apiPort: 23020,
+    forwarded: false,
+  };
+
   it('publishes engine ports on the address the template names', () => {
     const result = parseSpec(base.replace('    args:', '    hostIp: 127.0.0.1\n    args:'));
     if (!result.ok) throw new Error(formatIssues('pool.yaml', result.issues));
-    const slot = {
-      name: 'hostile-bounds-1',
-      index: 1,
-      hostPort: 23000,
-      p2pPort: 23010,
-      apiPort: 23020,
-      forwarded: false,
-    };
     expect(renderEngine(result.spec.pools[0]!, slot).HostConfig.PortBindings).toEqual({
       '23000/tcp': [{ HostIp: '127.0.0.1', HostPort: '23000' }],
     });
@@ -80,14 +81,6 @@ describe('hostIp', () => {
     const plain = parseSpec(base);
     const named = parseSpec(base.replace('    args:', '    hostIp: 0.0.0.0\n    args:'));
     if (!plain.ok || !named.ok) throw new Error('expected valid');
-    const slot = {
-      name: 'hostile-bounds-1',
-      index: 1,
-      hostPort: 23000,
-      p2pPort: 23010,
-      apiPort: 23020,
-      forwarded: false,
-    };
     expect(renderEngine(plain.spec.pools[0]!, slot, '127.0.0.1').HostConfig.PortBindings).toEqual({
       '23000/tcp': [{ HostIp: '127.0.0.1', HostPort: '23000' }],
     });

@@ -8,7 +8,7 @@ import { ApiError, type Route } from '../server.js';
 import { streamEventRoutes } from './events.js';
 import { provisionRoutes } from './provision.js';
 import { engineRoutes } from './reads.js';
-import { statusRoutes } from './status.js';
+import { orchestratorStatusRoutes } from './status.js';
 
 // The routes of acestream-orchestrator (its Python era) that proxies such as acexy speak, with its
 // payloads and status codes (shared/reference/apis.md §6), so such a proxy can be pointed at
@@ -61,7 +61,7 @@ export function compatRoutes(deps: CompatDeps): Route[] {
   const routes = [
     ...engineRoutes(deps, scope),
     ...streamEventRoutes(deps),
-    ...statusRoutes(deps, scope),
+    ...orchestratorStatusRoutes(deps, scope),
     ...provisionRoutes(deps, scope),
   ];
   return routes.map((route) => ({ ...route, peerErrors: true }));

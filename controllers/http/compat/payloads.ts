@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ProvisionRefusal } from '../../../reconcilers/provision.js';
 import type { PoolStatus } from '../../../reconcilers/status.js';
+import { iso } from '../../../state/clock.js';
 import type { EngineInfo } from '../../loop/readModel.js';
 import type { StreamRecord } from '../../streams/registry.js';
 
@@ -45,8 +46,6 @@ export const ProvisionBody = z
     host_port: z.number().int().nullish(),
   })
   .optional();
-
-export const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
  * The engine a proxy names: by container id (full, a prefix of 12 or more, or the container name), else

@@ -1,6 +1,7 @@
+import { iso } from '../../../state/clock.js';
 import { ApiError, type Route } from '../server.js';
 import type { CompatDeps, CompatScope } from './compat.js';
-import { iso, streamState } from './payloads.js';
+import { streamState } from './payloads.js';
 
 // GET /engines and GET /streams: what a proxy reads to pick an engine and to list streams.
 

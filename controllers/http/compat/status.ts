@@ -6,7 +6,7 @@ import { refusalDetail, vpnStatus } from './payloads.js';
 // GET /orchestrator/status and GET /vpn/status: the peer's panel and proxies read these.
 
 /** The status routes. */
-export function statusRoutes(deps: CompatDeps, scope: CompatScope): Route[] {
+export function orchestratorStatusRoutes(deps: CompatDeps, scope: CompatScope): Route[] {
   const { view, registry } = deps;
   return [
     {

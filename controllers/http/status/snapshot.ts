@@ -1,4 +1,5 @@
 import type { PoolStatus } from '../../../reconcilers/status.js';
+import { iso } from '../../../state/clock.js';
 import type { SpecIssue } from '../../../state/spec/index.js';
 import type { SpecState } from '../../config/specSource.js';
 import type { LoggedAction } from '../../loop/actionLog.js';
@@ -112,8 +113,6 @@ export interface SnapshotInput {
     readonly transitions: { readonly breaker?: MachineTransition; readonly vpn?: MachineTransition };
   }[];
 }
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 const transition = (t: MachineTransition | undefined): TransitionView | null =>
   t ? { at: iso(t.at), from: t.from, to: t.to, reason: t.reason } : null;
