@@ -94,12 +94,14 @@ export async function removeContainers(options: { pool?: string; names?: string[
  * a dockerd restart) is reported, not thrown: the controller runs pools around such containers, and
  * the next run tries again.
  */
-export async function removeAll(ids: readonly string[]): Promise<void> {
+export async function removeAll(ids: readonly string[], timeoutMs = 10_000): Promise<void> {
   const refused = new Map<string, string>();
+  // Why a deadline, not a count: Docker itself retries a busy overlay2 removal for about 5 s per call.
+  const deadline = Date.now() + timeoutMs;
   await Promise.all(
     ids.map(async (id) => {
       const container = docker.getContainer(id);
-      for (let attempt = 0; attempt < 20; attempt++) {
+      while (Date.now() < deadline) {
         try {
           await container.remove({ force: true, v: true });
         } catch (error) {
@@ -115,6 +117,7 @@ export async function removeAll(ids: readonly string[]): Promise<void> {
         }
         await new Promise((r) => setTimeout(r, 250));
       }
+      if (!refused.has(id)) refused.set(id, 'still listed when the time was up');
     }),
   );
   for (const [id, message] of refused) console.warn(`could not remove container ${id}: ${message}`);
