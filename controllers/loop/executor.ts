@@ -3,6 +3,7 @@ import {
   assertNever,
   type CreateAction,
   type FailureReason,
+  type RemoveAction,
 } from '../../reconcilers/actions.js';
 import { type CreateStep, classifyCreateFault, type FaultScope } from '../../reconcilers/faults.js';
 import type { Clock } from '../../state/clock.js';
@@ -93,7 +94,7 @@ export class Executor {
     onPulled: () => void,
     onRetried: (outcomes: readonly Outcome[]) => void = () => {},
   ): Promise<Outcome[]> {
-    const retry = (a: Action) => a.kind === 'remove' && a.retry === true;
+    const retry = (a: Action): a is RemoveAction => a.kind === 'remove' && a.retry === true;
     const first = actions.filter((a) => a.kind !== 'create' && !retry(a));
     const creates = actions.filter((a): a is CreateAction => a.kind === 'create');
     this.retryInBackground(actions.filter(retry), poolOf, onPulled, onRetried);
@@ -134,14 +135,14 @@ export class Executor {
    * is still being retried is not retried twice at once.
    */
   private retryInBackground(
-    retries: readonly Action[],
+    retries: readonly RemoveAction[],
     poolOf: (name: string) => PoolSpec | undefined,
     onPulled: () => void,
     onRetried: (outcomes: readonly Outcome[]) => void,
   ): void {
-    const due = retries.filter((a) => a.kind === 'remove' && !this.retrying.has(a.containerId));
+    const due = retries.filter((a) => !this.retrying.has(a.containerId));
     if (due.length === 0) return;
-    const ids = due.map((a) => (a.kind === 'remove' ? a.containerId : ''));
+    const ids = due.map((a) => a.containerId);
     for (const id of ids) this.retrying.add(id);
     void this.parallel(due, (action) => this.apply(action, poolOf, onPulled)).then((outcomes) => {
       for (const id of ids) this.retrying.delete(id);
