@@ -49,19 +49,57 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-/** Appends result rows for the summary (when BENCH_RESULTS names a file). */
-export function recordResults(rows: readonly ResultRow[]): void {
-  const file = process.env.BENCH_RESULTS;
-  if (!file) return;
-  appendFileSync(file, rows.map((row) => `${JSON.stringify(row)}\n`).join(''));
+/** A part of docs/benchmarks.md: one benchmark's detail (its rounds, its breakdown), in Markdown. */
+export interface ResultSection {
+  readonly title: string;
+  readonly markdown: string;
 }
 
-/** Reads the rows that bench files appended to `file`. */
-export function readResults(file: string): ResultRow[] {
+/** One line of a plot: `points` are [x, y]; lines with the same `plot` share one SVG. */
+export interface ResultSeries {
+  /** The plot's file stem and title, e.g. `startup-20`: docs/benchmarks-startup-20.svg. */
+  readonly plot: string;
+  readonly title: string;
+  readonly xLabel: string;
+  readonly yLabel: string;
+  /** The line's name in the legend, e.g. `controller`. */
+  readonly name: string;
+  readonly points: readonly (readonly [number, number])[];
+}
+
+/** What bench files append to BENCH_RESULTS, one JSON object a line. */
+export type ResultLine =
+  | ({ readonly kind: 'row' } & ResultRow)
+  | ({ readonly kind: 'section' } & ResultSection)
+  | ({ readonly kind: 'series' } & ResultSeries);
+
+function record(lines: readonly ResultLine[]): void {
+  const file = process.env.BENCH_RESULTS;
+  if (!file) return;
+  appendFileSync(file, lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
+}
+
+/** Appends result rows for the summary (when BENCH_RESULTS names a file). */
+export function recordResults(rows: readonly ResultRow[]): void {
+  record(rows.map((row) => ({ kind: 'row', ...row })));
+}
+
+/** Appends a section of docs/benchmarks.md (when BENCH_RESULTS names a file). */
+export function recordSection(section: ResultSection): void {
+  record([{ kind: 'section', ...section }]);
+}
+
+/** Appends a line of a plot (when BENCH_RESULTS names a file). */
+export function recordSeries(series: ResultSeries): void {
+  record([{ kind: 'series', ...series }]);
+}
+
+/** Reads what bench files appended to `file`, in order. */
+export function readResults(file: string): ResultLine[] {
   return readFileSync(file, 'utf8')
     .split('\n')
     .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as ResultRow);
+    .map((line) => JSON.parse(line) as ResultLine);
 }
 
 /** Milliseconds with one decimal, or three below 1 ms. */

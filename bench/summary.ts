@@ -12,7 +12,7 @@ if (!file) {
   console.error('usage: tsx bench/summary.ts RESULTS_FILE');
   process.exit(2);
 }
-const rows = readResults(file);
+const rows = readResults(file).filter((line) => line.kind === 'row');
 console.log('\n== summary');
 console.log(
   table(
