@@ -211,6 +211,7 @@ export async function runController(options: RunOptions): Promise<number> {
     );
     watcher.close();
     controller.close();
+    metrics.close();
     registry.close();
     return 1;
   }
@@ -231,6 +232,7 @@ export async function runController(options: RunOptions): Promise<number> {
   events.stop();
   specSource.close();
   controller.close();
+  metrics.close();
   hub.close();
   server.closeAllConnections();
   await new Promise<void>((resolveClose) => server.close(() => resolveClose()));

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { POOL_FAMILIES, VPN_POOL_FAMILIES } from '../../test/support/poolMetrics.js';
 import { Metrics, type PoolGauges } from './metrics.js';
 
@@ -86,6 +86,7 @@ describe('Metrics', () => {
   it('keeps the default process and Node.js metrics, minus the gauges promtool rejects', async () => {
     const metrics = new Metrics();
     const json = await metrics.registry.getMetricsAsJSON();
+    metrics.close();
     const names = json.map((m) => m.name);
     expect(names).toEqual(
       expect.arrayContaining(['process_cpu_seconds_total', 'nodejs_eventloop_lag_seconds']),
@@ -118,5 +119,36 @@ describe('Metrics', () => {
     expect(lines).toContain(
       'enginepool_http_request_duration_seconds_count{route="/events/stream_started",method="POST"} 2',
     );
+  });
+
+  it('keeps the event-loop delay cumulatively: a held loop shows, and a scrape does not reset it', async () => {
+    const metrics = new Metrics();
+    const heldOver100ms = async () => {
+      const text = (await metrics.render()).body;
+      const value = (series: string) =>
+        Number(
+          text
+            .split('\n')
+            .find((line) => line.startsWith(`enginepool_event_loop_delay_seconds_${series} `))
+            ?.split(' ')[1],
+        );
+      return value('count') - value('bucket{le="0.1"}');
+    };
+    try {
+      // Hold the loop 300 ms, as a long pass or GC would: the sample due meanwhile fires >= 200 ms late.
+      const until = performance.now() + 300;
+      while (performance.now() < until) Math.sqrt(until);
+      const seen = await vi.waitFor(
+        async () => {
+          const held = await heldOver100ms();
+          expect(held).toBeGreaterThanOrEqual(1);
+          return held;
+        },
+        { timeout: 2_000 },
+      );
+      expect(await heldOver100ms()).toBeGreaterThanOrEqual(seen);
+    } finally {
+      metrics.close();
+    }
   });
 });

@@ -10,6 +10,8 @@ const VPN_PHASES = ['unknown', 'healthy', 'recovering', 'emergency'] as const;
 const ENGINE_STATES = ['starting', 'ready', 'unhealthy', 'draining'] as const;
 const RECONCILE_RESULTS = ['success', 'error', 'requeue_after'] as const;
 const ACTION_KINDS: readonly Action['kind'][] = ['create', 'remove', 'restart'];
+/** How often the event-loop delay is sampled: one timer, so a pass or a GC that holds the loop shows. */
+const LOOP_SAMPLE_MS = 100;
 
 /**
  * prom-client default metrics that `promtool check metrics` rejects (gauges ending in `_total`). Why:
@@ -203,6 +205,17 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // Why: prom-client's nodejs_eventloop_lag_p50/p90/p99 gauges come from a histogram it resets at every
+  // scrape, so each reading covers only the time since the previous scrape by anyone (two scrapes in a
+  // row read 0). A cumulative histogram gives the delay over any window: rate() of its buckets.
+  private readonly loopDelay = new Histogram({
+    name: 'enginepool_event_loop_delay_seconds',
+    help: `How late a timer due every ${LOOP_SAMPLE_MS} ms fired: how long work that became ready then waited for the event loop.`,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  private loopTimer?: NodeJS.Timeout;
+
   /** Pools whose counters are initialised (a series at 0 makes `increase()` see the first failure). */
   private readonly pools = new Set<string>();
 
@@ -218,10 +231,25 @@ export class Metrics {
     if (options.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry });
       for (const name of LINT_FAILING_DEFAULTS) this.registry.removeSingleMetric(name);
+      this.sampleLoopDelay(performance.now() + LOOP_SAMPLE_MS);
     }
     for (const result of ['success', 'failure']) this.configReloads.inc({ result }, 0);
     this.stateWriteFailures.inc(0);
     this.stateWriteOk.set(1);
+  }
+
+  /** Arms the next sample of the event-loop delay: the timer's lateness past `due`. */
+  private sampleLoopDelay(due: number): void {
+    this.loopTimer = setTimeout(() => {
+      const now = performance.now();
+      this.loopDelay.observe(Math.max(0, now - due) / 1000);
+      this.sampleLoopDelay(now + LOOP_SAMPLE_MS);
+    }, LOOP_SAMPLE_MS).unref();
+  }
+
+  /** Stops sampling the event-loop delay. */
+  close(): void {
+    clearTimeout(this.loopTimer);
   }
 
   /** Starts every counter series of a pool at 0, once. */
