@@ -1,10 +1,12 @@
-import { ControllerProcess, http, poolYaml, removeContainers, waitFor } from '../test/support/harness.js';
+import { ControllerProcess, poolYaml, removeContainers, waitFor } from '../test/support/harness.js';
 import { portBase, processUsage, sleep } from './machine.js';
 import { recordResults, table, verdict } from './report.js';
+import { histogramBuckets, LOOP_DELAY, quantileBetween, scrape } from './scrape.js';
 
 // Idle cost (issue 13): a controller holding N ready engines and doing nothing. Over a window it
 // counts its Docker calls by verb (from its own enginepool_docker_requests_total, which the Runtime's
-// call observer feeds), its CPU and RSS (/proc) and its event-loop lag (prom-client's p99 gauge).
+// call observer feeds), its CPU and RSS (/proc) and its event-loop lag (the p99 of its
+// enginepool_event_loop_delay_seconds over the window).
 // Goals: <= 2 Docker calls a minute and no write; RSS <= 70 MB at 20 engines (100 MB at 200).
 //
 // Env: BENCH_IDLE_ENGINES (comma-separated counts, default 20), BENCH_IDLE_SECONDS (window, 60).
@@ -19,20 +21,13 @@ const HARD_CALLS_PER_MIN = 12;
 const RSS_GOAL_MIB = (engines: number) => (engines <= 20 ? 70 : 100);
 
 /** Docker calls by op from a Prometheus text exposition (all outcome codes summed). */
-async function dockerCalls(url: string): Promise<Map<string, number>> {
-  const text = (await http(`${url}/metrics`)).text;
+function dockerCalls(text: string): Map<string, number> {
   const calls = new Map<string, number>();
   for (const match of text.matchAll(/^enginepool_docker_requests_total\{([^}]*)\} (\d+(?:\.\d+)?)$/gm)) {
     const op = /op="([^"]+)"/.exec(match[1]!)?.[1] ?? '?';
     calls.set(op, (calls.get(op) ?? 0) + Number(match[2]));
   }
   return calls;
-}
-
-/** A gauge's value from the exposition. */
-async function gauge(url: string, name: string): Promise<number> {
-  const text = (await http(`${url}/metrics`)).text;
-  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
 }
 
 async function holdIdle(engines: number): Promise<void> {
@@ -57,14 +52,20 @@ async function holdIdle(engines: number): Promise<void> {
     );
     // Why: the passes that follow the last start (settle wakes, the relist after it) are not idle yet.
     await sleep(5_000);
-    const before = await dockerCalls(ctl.url);
+    const scrapeBefore = await scrape(ctl.url);
+    const before = dockerCalls(scrapeBefore);
     const usageBefore = processUsage(ctl.pid!);
     const from = performance.now();
     await sleep(WINDOW_MS);
-    const after = await dockerCalls(ctl.url);
+    const scrapeAfter = await scrape(ctl.url);
+    const after = dockerCalls(scrapeAfter);
     const usageAfter = processUsage(ctl.pid!);
     const minutes = (performance.now() - from) / 60_000;
-    const lagP99 = await gauge(ctl.url, 'nodejs_eventloop_lag_p99_seconds');
+    const lagP99 = quantileBetween(
+      histogramBuckets(scrapeBefore, LOOP_DELAY),
+      histogramBuckets(scrapeAfter, LOOP_DELAY),
+      0.99,
+    );
     const byOp = [...after]
       .map(([op, n]) => [op, n - (before.get(op) ?? 0)] as const)
       .filter(([, n]) => n > 0);

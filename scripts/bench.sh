@@ -4,21 +4,22 @@
 # engines at 5 ms or more), 2 when a benchmark could not run at all; a missed goal within its hard
 # limit (WARN) exits 0.
 #
-#   npm run bench                  every benchmark (plan, startup, replace, idle)
+#   npm run bench                  every benchmark (plan, startup, replace, idle, soak: the soak alone takes
+#                                  BENCH_SOAK_MINUTES, 30 by default)
 #   npm run bench -- plan          only the named ones (plan needs no Docker)
 #
 # Env: BENCH_ROUNDS (startup rounds per mode, default 7), BENCH_ENGINES (N of startup, 20), BENCH_WARMUP (unmeasured rounds, 1),
 #      BENCH_PLAN_ITERATIONS (2000), BENCH_PLAN_WARMUP (300), BENCH_LOG_LEVEL and BENCH_LOG_FILE (the
 #      benchmarked controller's log level, and a file to save its log to), BENCH_KILLS (replacements
 #      timed, 20), BENCH_MASS_KILL (engines killed at once, 20), BENCH_IDLE_ENGINES (20),
-#      BENCH_IDLE_SECONDS (60), BENCH_PORT_BASE (23000), BENCH_JSON (the results with the machine's
+#      BENCH_IDLE_SECONDS (60), BENCH_SOAK_MINUTES (30), BENCH_PORT_BASE (23000), BENCH_JSON (the results with the machine's
 #      description, docs/benchmarks.json).
 # Uses host ports BENCH_PORT_BASE..+999 and containers named bench*; removes everything it creates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(plan startup replace idle)
+[ ${#names[@]} -gt 0 ] || names=(plan startup replace idle soak)
 for name in "${names[@]}"; do
 	[ -f "bench/$name.bench.ts" ] || {
 		echo "bench: no bench/$name.bench.ts" >&2
