@@ -109,8 +109,14 @@ class Churn {
   }
 }
 
-/** Runs `step` every `periodMs` until `end` (a late step starts the next one at once). */
-async function every(periodMs: number, end: number, step: (i: number) => Promise<void>): Promise<void> {
+/** Runs `step` every `periodMs` from `firstMs` on until `end` (a late step starts the next one at once). */
+async function every(
+  periodMs: number,
+  end: number,
+  step: (i: number) => Promise<void>,
+  firstMs = 0,
+): Promise<void> {
+  if (firstMs > 0) await sleep(firstMs);
   for (let i = 0, next = performance.now(); next < end; i++) {
     await step(i);
     next += periodMs;
@@ -219,6 +225,7 @@ async function killChurn(ctl: ControllerProcess, churn: Churn, end: number): Pro
     }
     churn.kills++;
     const { name, containerId } = victim;
+    const killedWall = new Date().toISOString();
     try {
       await waitFor(
         `${name} replaced`,
@@ -230,40 +237,56 @@ async function killChurn(ctl: ControllerProcess, churn: Churn, end: number): Pro
       );
       churn.replaced++;
       churn.replaceMs.push(performance.now() - killedAt);
+      console.log(
+        `${killedWall} killed ${name}: ready again after ${((performance.now() - killedAt) / 1000).toFixed(2)} s`,
+      );
     } catch {
       churn.notReplaced.push(name);
+      console.log(`${killedWall} killed ${name}: not ready again within ${DEADLINE_MS / 1000} s`);
     }
   });
 }
 
 async function editChurn(ctl: ControllerProcess, churn: Churn, end: number): Promise<void> {
-  await every(EDIT_MS, end, async (i) => {
-    if (i === 0) return; // the first edit a minute in, not at the start
-    let before: number;
-    try {
-      before = (await ctl.pool(POOL)).generation;
-    } catch (error) {
-      churn.fail('GET pool', (error as Error).message);
-      return;
-    }
-    const savedAt = performance.now();
-    ctl.edit(yaml(i % 2 === 0 ? 1 : 2));
-    churn.edits++;
-    try {
-      await waitFor(
-        'the edit observed',
-        async () => {
-          const pool = await ctl.pool(POOL);
-          return (pool.generation > before && pool.observedGeneration >= pool.generation) || undefined;
-        },
-        { timeoutMs: DEADLINE_MS },
-      );
-      churn.editsObserved++;
-      churn.observeMs.push(performance.now() - savedAt);
-    } catch {
-      churn.notObserved.push(i);
-    }
-  });
+  // Why the phase: an edit at the moment of a kill would wait for the pass that replaces the engine,
+  // measuring the kill rather than the edit. The first edit comes a minute and a quarter in.
+  await every(
+    EDIT_MS,
+    end,
+    async (i) => {
+      let before: number;
+      try {
+        before = (await ctl.pool(POOL)).generation;
+      } catch (error) {
+        churn.fail('GET pool', (error as Error).message);
+        return;
+      }
+      const savedAt = performance.now();
+      const minFree = i % 2 === 0 ? 2 : 1;
+      ctl.edit(yaml(minFree));
+      churn.edits++;
+      const savedWall = new Date().toISOString();
+      try {
+        await waitFor(
+          'the edit observed',
+          async () => {
+            const pool = await ctl.pool(POOL);
+            return (pool.generation > before && pool.observedGeneration >= pool.generation) || undefined;
+          },
+          { timeoutMs: DEADLINE_MS },
+        );
+        churn.editsObserved++;
+        churn.observeMs.push(performance.now() - savedAt);
+        console.log(
+          `${savedWall} saved minFree ${minFree}: observed after ${((performance.now() - savedAt) / 1000).toFixed(2)} s`,
+        );
+      } catch {
+        churn.notObserved.push(i);
+        console.log(`${savedWall} saved minFree ${minFree}: not observed within ${DEADLINE_MS / 1000} s`);
+      }
+    },
+    EDIT_MS + EDIT_MS / 4,
+  );
 }
 
 async function sampler(
