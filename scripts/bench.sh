@@ -53,5 +53,5 @@ for name in "${names[@]}"; do
 		status=2
 	fi
 done
-npx tsx bench/summary.ts "$results" || status=$((status > 0 ? status : 1))
+npx tsx bench/summary.ts "$results" "${names[@]}" || status=$((status > 0 ? status : 1))
 exit $status
