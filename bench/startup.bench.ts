@@ -101,14 +101,22 @@ const benchDoc = (n: number) =>
     replicas: `{ minFree: 1, min: ${n}, max: ${n} }`,
   });
 
-/** Polls every port's health path until all answer 200; resolves with the times (performance.now()) each first did. */
-async function allAnswer(hostPorts: readonly number[]): Promise<number[]> {
+/**
+ * Polls every port's health path until all answer 200; resolves with the times (performance.now()) each
+ * first did. Gives up when `disturbed` names a container someone else destroyed meanwhile.
+ */
+async function allAnswer(
+  hostPorts: readonly number[],
+  disturbed: () => readonly string[] = () => [],
+): Promise<number[]> {
   const deadline = performance.now() + ROUND_TIMEOUT_MS;
   return await Promise.all(
     hostPorts.map(async (port) => {
       for (;;) {
         const result = await httpProbe(`http://127.0.0.1:${port}${HEALTH_PATH}`, 1000);
         if (result.ok) return performance.now();
+        const gone = disturbed();
+        if (gone.length > 0) throw new Error(`${gone.join(', ')} destroyed by someone else`);
         if (performance.now() > deadline) throw new Error(`port ${port} did not answer: ${result.error}`);
         await sleep(POLL_MS);
       }
@@ -221,18 +229,18 @@ interface Round {
   readonly lastStartMs: number;
 }
 
-/** Starts N engines one way; resolves with the round's start (epoch ms) and each engine's first answer (ms from it). */
+/** Starts N engines one way; resolves with each engine's first answer, ms from the start, ascending. */
 async function startRound(
   n: number,
   mode: Mode,
   ctl: ControllerProcess,
-): Promise<{ wall: number; answeredMs: number[] }> {
-  const wall = Date.now();
+  disturbed: () => readonly string[],
+): Promise<number[]> {
   const started = performance.now();
   const fromStart = (times: readonly number[]) => times.map((t) => t - started).sort((a, b) => a - b);
   if (mode === 'controller') {
     ctl.edit(`${idleDoc}---\n${benchDoc(n)}`);
-    return { wall, answeredMs: fromStart(await allAnswer(ports(poolRange(n)))) };
+    return fromStart(await allAnswer(ports(poolRange(n)), disturbed));
   }
   const hostPorts = ports(baselineRange(n));
   const launched = mode.startsWith('api ')
@@ -253,8 +261,8 @@ async function startRound(
           ]),
         ),
       );
-  const [answered] = await Promise.all([allAnswer(hostPorts), launched]);
-  return { wall, answeredMs: fromStart(answered) };
+  const [answered] = await Promise.all([allAnswer(hostPorts, disturbed), launched]);
+  return fromStart(answered);
 }
 
 /** Removes what {@link startRound} started: the controller's pool by an edit (then `docker rm -f`), the anchors' by `docker rm -f`. */
@@ -280,24 +288,34 @@ async function removeRound(mode: Mode, ctl: ControllerProcess): Promise<void> {
   );
 }
 
+/** The names of a round's containers: the `bench` pool's engines, or the anchors'. */
+function roundContainer(mode: Mode): (name: string) => boolean {
+  return mode === 'controller'
+    ? (name: string) => /^bench-\d+$/.test(name)
+    : (name: string) => name.startsWith('bench-base-');
+}
+
 /**
- * One round of `mode`, repeated when someone else destroyed a bench container meanwhile (other
- * controllers on this Docker engine may remove engines of pools they do not know).
+ * One round of `mode`, repeated when someone else destroyed one of its containers meanwhile (on a
+ * shared Docker engine: a test run's global clean-up, or a controller removing engines of pools it
+ * does not know). Other bench-* containers (the soak's) do not count.
  */
 async function measure(n: number, mode: Mode, ctl: ControllerProcess, events: EventLog): Promise<Round> {
+  const match = roundContainer(mode);
   for (let attempt = 1; ; attempt++) {
-    const { wall, answeredMs } = await startRound(n, mode, ctl);
-    const totalMs = answeredMs.at(-1)!;
+    const wall = Date.now();
+    const disturbed = () => events.destroyed(wall, Date.now(), match);
+    // Why: a container destroyed under the round fails its start or stops its poll; that is the round's
+    // disturbance, not the benchmark's failure.
+    const answeredMs = await startRound(n, mode, ctl, disturbed).catch((error: unknown) => {
+      if (disturbed().length > 0) return undefined;
+      throw error;
+    });
     await removeRound(mode, ctl);
     // Why: dockerd finishes tearing down networks and proxies after `rm` returns; let it settle.
     await sleep(1000);
-    const match =
-      mode === 'controller'
-        ? (name: string) => /^bench-\d+$/.test(name)
-        : (name: string) => name.startsWith('bench-base-');
-    // Why: only this round's containers: other bench files (the soak) churn bench-* containers of their own.
-    const destroyed = events.destroyed(wall, wall + totalMs, match);
-    if (destroyed.length > 0) {
+    const destroyed = answeredMs ? events.destroyed(wall, wall + answeredMs.at(-1)!, match) : disturbed();
+    if (!answeredMs || destroyed.length > 0) {
       console.error(
         `${mode}: discarded a round: ${destroyed.join(', ')} destroyed by someone else meanwhile`,
       );
@@ -311,7 +329,7 @@ async function measure(n: number, mode: Mode, ctl: ControllerProcess, events: Ev
       .find((line) => line.msg === 'loaded the desired-state file' && line.at >= wall);
     return {
       mode,
-      totalMs,
+      totalMs: answeredMs.at(-1)!,
       answeredMs,
       ...(mode === 'controller' && loaded ? { loadedMs: loaded.at - wall } : {}),
       firstCreateMs: span.firstCreate - wall,
