@@ -248,14 +248,14 @@ async function main(): Promise<void> {
   controller.close();
 
   const rows = [plan, mapped, pass];
-  const headers = [`what (${engines} engines)`, 'median', 'p99', 'max'];
+  const headers = [`what (${engines.toLocaleString('en-US')} engines)`, 'median', 'p99', 'max'];
   const cells = rows.map((r) => [r.name, ms(r.median), ms(r.p99), ms(r.max)]);
   console.log(table(headers, cells));
   console.log(`(${ITERATIONS} timed iterations after ${WARMUP} warm-up ones)`);
   const curve = growth();
   recordResults([
     {
-      goal: `planTick for ${engines} engines`,
+      goal: `planTick for ${engines.toLocaleString('en-US')} engines`,
       measured: `median ${ms(plan.median)}, p99 ${ms(plan.p99)}`,
       goalText: `p99 <= ${GOAL_P99_MS} ms (hard: median < ${LIMIT_MS} ms)`,
       // Why: the p99 of a 1 ms computation on a shared 2-core machine measures the neighbours and the

@@ -33,6 +33,17 @@ export function plotsOf(lines: readonly ResultLine[]): Map<string, ResultSeries[
   return plots;
 }
 
+/** How the header names the fields of bench/machine.ts's describeMachine (others by their key). */
+const MACHINE_LABELS: Readonly<Record<string, string>> = {
+  cpus: 'CPUs',
+  cpuModel: 'CPU',
+  memoryMiB: 'memory (MiB)',
+  loadAverage: 'load average (1 / 5 / 15 min, at the end)',
+  node: 'Node',
+  docker: 'Docker',
+  kernel: 'kernel',
+};
+
 const cell = (text: string) => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 
 /** The generated docs/benchmarks.md. */
@@ -49,7 +60,10 @@ export function renderMarkdown(lines: readonly ResultLine[], run: RunInfo): stri
   const command = `${knobs.length > 0 ? `${knobs.join(' ')} ` : ''}npm run bench -- ${run.names.join(' ')}`;
   const machine = Object.entries(run.machine)
     .filter(([, value]) => value !== undefined)
-    .map(([key, value]) => `${key} ${Array.isArray(value) ? value.join(' / ') : String(value)}`)
+    .map(
+      ([key, value]) =>
+        `${MACHINE_LABELS[key] ?? key} ${Array.isArray(value) ? value.join(' / ') : String(value)}`,
+    )
     .join(', ');
   const missed = rows.filter((row) => row.verdict === 'WARN' || row.verdict === 'FAIL');
   const out: string[] = [
@@ -79,7 +93,7 @@ export function renderMarkdown(lines: readonly ResultLine[], run: RunInfo): stri
       ? ['None: every goal of this run was met.']
       : missed.map(
           (row) =>
-            `- ${row.goal}: ${row.measured} (goal ${row.goalText})${row.verdict === 'FAIL' ? ', **over the hard limit**' : ''}`,
+            `- ${row.verdict === 'FAIL' ? '**over the hard limit**: ' : ''}${row.goal}: ${row.measured}; goal ${row.goalText}`,
         )),
   ];
   const drawn = new Set<string>();

@@ -100,7 +100,7 @@ describe('the benchmark report', () => {
   it('writes the header, the verdict table with anchors, the goals not met and each section with its plot', () => {
     const md = renderMarkdown(lines, run);
     expect(md).toContain(
-      'Written by `npm run bench` on 2026-12-07T23:00:00.000Z, on cpus 2, docker 20.10.24.',
+      'Written by `npm run bench` on 2026-12-07T23:00:00.000Z, on CPUs 2, Docker 20.10.24.',
     );
     expect(md).toContain('Command: `BENCH_ROUNDS=1 npm run bench -- startup plan`');
     expect(md).toContain('[benchmarking.md](benchmarking.md)');
@@ -108,7 +108,7 @@ describe('the benchmark report', () => {
       '| 0 -> 20 engines ready, controller / Engine API at its best concurrency | Engine API, 8 at a time: 4,000 ms | 1.02x | <= 1.05x | PASS |',
     );
     expect(md).toContain('| RSS holding 20 engines idle | none (absolute) | 81 MiB | <= 70 MiB | WARN |');
-    expect(md).toContain('### Goals not met\n\n- RSS holding 20 engines idle: 81 MiB (goal <= 70 MiB)\n');
+    expect(md).toContain('### Goals not met\n\n- RSS holding 20 engines idle: 81 MiB; goal <= 70 MiB\n');
     const startup = md.indexOf('## 0 -> 20 engines');
     const planning = md.indexOf('## Planning');
     expect(startup).toBeGreaterThan(md.indexOf('## Verdicts'));
