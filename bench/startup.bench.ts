@@ -85,9 +85,9 @@ function engineArgs(range: { start: number; end: number }, port: number): string
 }
 
 /**
- * The one-engine pool the controller holds all along. `scaleDownDelaySeconds` means nothing to a pool
- * of min 0, max 1 that is never scaled down; the reload latency's edits change it to bump the pool's
- * generation without touching an engine.
+ * The one-engine pool the controller holds all along. Its one engine is its one free engine, never
+ * scaled down, so `scaleDownDelaySeconds` changes nothing here: the reload latency's edits change it to
+ * bump the pool's generation without touching an engine.
  */
 const idleDocWith = (scaleDownDelaySeconds: number) =>
   poolYaml('bench-idle', {
