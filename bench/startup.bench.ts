@@ -194,11 +194,14 @@ const API_HARD_RATIO = 1.5;
 /** No round's ratio to the anchor above this (the goal's second half). */
 const API_ROUND_GOAL = 1.1;
 
+/** Set on Ctrl-C: no new container is created while the clean-up removes what exists. */
+let stopping = false;
+
 /** Creates and starts the anchor's N engines through the Engine API, `concurrency` at a time. */
 async function apiStart(n: number, hostPorts: readonly number[], concurrency: number): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < hostPorts.length) {
+    while (next < hostPorts.length && !stopping) {
       const i = next++;
       const port = hostPorts[i]!;
       const container = await docker.createContainer({
@@ -599,11 +602,13 @@ async function main(): Promise<void> {
   await events.start();
   const ctl = new ControllerProcess(idleDoc, { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' });
   ctl.port = API_PORT;
-  const stopOnSignal = () =>
+  const stopOnSignal = () => {
+    stopping = true;
     void cleanUp(ctl).finally(() => {
       rmSync(ctl.dir, { recursive: true, force: true });
       process.exit(130);
     });
+  };
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
   try {

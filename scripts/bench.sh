@@ -43,6 +43,8 @@ if [ "${names[*]}" != plan ]; then
 	bash scripts/ensure-docker.sh
 fi
 trap cleanup EXIT
+# Why: on Ctrl-C the running bench file cleans up and exits; the ones after it must not start.
+trap 'exit 130' INT TERM
 
 npm run build --silent
 [ "${names[*]}" = plan ] || bash scripts/build-images.sh engine
