@@ -176,8 +176,8 @@ class EventLog {
  */
 type Mode = 'docker run' | 'controller' | `api ${number}`;
 
-/** The concurrencies the Engine API anchor is swept at for N engines; the anchor is the best of them. */
-const apiConcurrency = (n: number) => [...new Set([4, 8, n])];
+/** The concurrencies the Engine API anchor is swept at for N engines (none above N); the anchor is the best of them. */
+const apiConcurrency = (n: number) => [...new Set([4, 8, n].filter((k) => k <= n))];
 const modes = (n: number): Mode[] => [
   'docker run',
   'controller',
