@@ -1,6 +1,6 @@
 import { ControllerProcess, http, poolYaml, removeContainers, waitFor } from '../test/support/harness.js';
 import { portBase, processUsage, sleep } from './machine.js';
-import { markdownTable, recordResults, recordSection, table, verdict } from './report.js';
+import { markdownTable, median, recordResults, recordSection, table, verdict } from './report.js';
 
 // Idle cost (issue 13): a controller holding N ready engines and doing nothing. Over a window it
 // counts its Docker calls by verb (from its own enginepool_docker_requests_total, which the Runtime's
@@ -25,7 +25,9 @@ const POOL = 'bench-idle-cost';
 const WRITES = new Set(['create', 'start', 'restart', 'remove', 'pull']);
 const GOAL_CALLS_PER_MIN = 2;
 const HARD_CALLS_PER_MIN = 12;
-const RSS_GOAL_MIB = (engines: number) => (engines <= 20 ? 70 : 100);
+/** Issue 13's goals are in MB (10^6 bytes); RSS is read and shown in MiB, so the goal is converted. */
+const RSS_GOAL_MB = (engines: number) => (engines <= 20 ? 70 : 100);
+const MB_IN_MIB = 1e6 / 2 ** 20;
 
 /** Docker calls by op from a Prometheus text exposition (all outcome codes summed). */
 async function dockerCalls(url: string): Promise<Map<string, number>> {
@@ -69,7 +71,13 @@ async function holdIdle(engines: number): Promise<void> {
     const before = await dockerCalls(ctl.url);
     const usageBefore = processUsage(ctl.pid!);
     const from = performance.now();
-    await sleep(WINDOW_MS);
+    // Why sampled: one reading lands anywhere in the garbage collector's cycle (+-4 MiB here); the
+    // window's median is the footprint, its maximum what the host must have.
+    const rssSamples: number[] = [];
+    while (performance.now() - from < WINDOW_MS) {
+      rssSamples.push(processUsage(ctl.pid!).rssKiB / 1024);
+      await sleep(1_000);
+    }
     const after = await dockerCalls(ctl.url);
     const usageAfter = processUsage(ctl.pid!);
     const minutes = (performance.now() - from) / 60_000;
@@ -81,7 +89,9 @@ async function holdIdle(engines: number): Promise<void> {
     const writes = byOp.filter(([op]) => WRITES.has(op)).reduce((sum, [, n]) => sum + n, 0);
     const perMinute = total / minutes;
     const cpu = ((usageAfter.cpuTicks - usageBefore.cpuTicks) * 10 * 100) / (minutes * 60_000);
-    const rss = usageAfter.rssKiB / 1024;
+    const rss = median(rssSamples);
+    const rssMax = Math.max(...rssSamples);
+    const goalMiB = RSS_GOAL_MB(engines) * MB_IN_MIB;
     const verbs = byOp.map(([op, n]) => `${op} ${(n / minutes).toFixed(1)}`).join(', ') || 'none';
     const headers = [
       'engines',
@@ -90,7 +100,8 @@ async function holdIdle(engines: number): Promise<void> {
       'by verb (/min)',
       'writes',
       'CPU',
-      'RSS',
+      'RSS, median of the window',
+      'peak RSS since start',
       'loop lag p99',
     ];
     const row = [
@@ -100,7 +111,8 @@ async function holdIdle(engines: number): Promise<void> {
       verbs,
       String(writes),
       `${cpu.toFixed(2)}%`,
-      `${rss.toFixed(1)} MiB (peak ${(usageAfter.hwmKiB / 1024).toFixed(1)})`,
+      `${rss.toFixed(1)} MiB (max ${rssMax.toFixed(1)})`,
+      `${(usageAfter.hwmKiB / 1024).toFixed(1)} MiB`,
       `${(lagP99 * 1000).toFixed(1)} ms`,
     ];
     console.log(table(headers, [row]));
@@ -109,7 +121,8 @@ async function holdIdle(engines: number): Promise<void> {
       markdown: [
         `A controller holding ${engines} ready engines (probed every 10 s), 5 s after they were ready, over a ` +
           `${(minutes * 60).toFixed(0)} s window: its Docker calls (its own \`enginepool_docker_requests_total\`), ` +
-          "CPU and RSS (`/proc`) and prom-client's event-loop lag p99.",
+          'CPU and RSS (`/proc`; RSS read every second, its median and maximum; the peak since the start ' +
+          "includes the ramp to the engines), and prom-client's event-loop lag p99.",
         '',
         markdownTable(headers, [row]),
       ].join('\n'),
@@ -123,9 +136,9 @@ async function holdIdle(engines: number): Promise<void> {
       },
       {
         goal: `RSS holding ${engines} engines idle`,
-        measured: `${rss.toFixed(1)} MiB (peak ${(usageAfter.hwmKiB / 1024).toFixed(1)}), CPU ${cpu.toFixed(2)}%, lag p99 ${(lagP99 * 1000).toFixed(1)} ms`,
-        goalText: `<= ${RSS_GOAL_MIB(engines)} MiB`,
-        verdict: rss <= RSS_GOAL_MIB(engines) ? 'PASS' : 'WARN',
+        measured: `${rss.toFixed(1)} MiB median, ${rssMax.toFixed(1)} MiB max over the window; CPU ${cpu.toFixed(2)}%, lag p99 ${(lagP99 * 1000).toFixed(1)} ms`,
+        goalText: `<= ${RSS_GOAL_MB(engines)} MB (${goalMiB.toFixed(1)} MiB), the window's maximum`,
+        verdict: rssMax <= goalMiB ? 'PASS' : 'WARN',
       },
     ]);
   } finally {
