@@ -2,17 +2,51 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { packageVersion } from '../config/version.js';
 import { type Command, type Io, parseCommand, UsageError } from './command.js';
-import { doctor } from './commands/doctor.js';
-import { importEnv } from './commands/importEnv.js';
-import { plan } from './commands/plan.js';
-import { run } from './commands/run.js';
-import { schema } from './commands/schema.js';
-import { status } from './commands/status.js';
-import { validate } from './commands/validate.js';
 
 // `enginepool <command>` (contract §2): dispatch, `--version`, and each command's own `--help`.
 
-const COMMANDS: readonly Command[] = [run, validate, plan, status, doctor, schema, importEnv];
+/** A command's name and line in the overview, and its module, loaded only when it runs. */
+interface CommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  readonly load: () => Promise<Command>;
+}
+
+// Why loaded on demand: a process runs one command, and the others' imports (doctor's probes, the
+// status table, the JSON Schema) would stay resident in a controller that runs for months.
+const COMMANDS: readonly CommandEntry[] = [
+  { name: 'run', summary: 'run the controller', load: async () => (await import('./commands/run.js')).run },
+  {
+    name: 'validate',
+    summary: 'check a desired-state file (exit 0 valid, 1 invalid)',
+    load: async () => (await import('./commands/validate.js')).validate,
+  },
+  {
+    name: 'plan',
+    summary: 'print what one reconcile would do, change nothing',
+    load: async () => (await import('./commands/plan.js')).plan,
+  },
+  {
+    name: 'status',
+    summary: "a running controller's pools, engines and conditions",
+    load: async () => (await import('./commands/status.js')).status,
+  },
+  {
+    name: 'doctor',
+    summary: 'check the file, Docker, images, networks, the VPN, ports and the state dir',
+    load: async () => (await import('./commands/doctor.js')).doctor,
+  },
+  {
+    name: 'schema',
+    summary: 'print the JSON Schema (draft-07) of the file, for editors',
+    load: async () => (await import('./commands/schema.js')).schema,
+  },
+  {
+    name: 'import-env',
+    summary: "print a pools file equivalent to acestream-orchestrator's .env",
+    load: async () => (await import('./commands/importEnv.js')).importEnv,
+  },
+];
 
 /** Every environment variable the code reads, for the overview. */
 const ENVIRONMENT = `Environment:
@@ -65,11 +99,12 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     io.out(`enginepool ${packageVersion()}`);
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     io.err(`unknown command "${name}"\n\n${overview()}`);
     return 2;
   }
+  const command = await entry.load();
   if (args.includes('--help') || args.includes('-h')) {
     io.out(command.usage);
     return 0;

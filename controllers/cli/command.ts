@@ -18,8 +18,6 @@ export interface Parsed {
 /** One command of the CLI. */
 export interface Command {
   readonly name: string;
-  /** One line for the overview. */
-  readonly summary: string;
   /** Its own usage, printed by `enginepool COMMAND --help` and after a usage error. */
   readonly usage: string;
   readonly options: NonNullable<ParseArgsConfig['options']>;

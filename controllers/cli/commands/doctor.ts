@@ -6,7 +6,6 @@ import { formatFindings, summarise } from '../doctor/findings.js';
 
 export const doctor: Command = {
   name: 'doctor',
-  summary: 'check the file, Docker, images, networks, the VPN, ports and the state dir',
   usage: `Usage: enginepool doctor --config FILE [--state-dir DIR] [-o table|json]
 
 Checks Docker's reachability and permissions, images, networks, each VPN's control API, the swarm

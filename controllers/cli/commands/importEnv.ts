@@ -4,7 +4,6 @@ import { parseDotenv, poolsFromEnv } from '../importEnv.js';
 
 export const importEnv: Command = {
   name: 'import-env',
-  summary: "print a pools file equivalent to acestream-orchestrator's .env",
   usage: `Usage: enginepool import-env FILE
 
 Reads acestream-orchestrator's settings (its .env: MIN_REPLICAS, MAX_REPLICAS, GLUETUN_CONTAINER_NAME,

@@ -17,7 +17,6 @@ import { type Command, optional, outputFormat, outputOption, required } from '..
 
 export const plan: Command = {
   name: 'plan',
-  summary: 'print what one reconcile would do, change nothing',
   usage: `Usage: enginepool plan --config FILE [--state-dir DIR] [-o table|json]
 
 Observes Docker and prints what one reconcile pass would do; changes nothing.

@@ -3,7 +3,6 @@ import { type Command, optional, required } from '../command.js';
 
 export const run: Command = {
   name: 'run',
-  summary: 'run the controller',
   usage: `Usage: enginepool run --config FILE [--listen HOST:PORT] [--state-dir DIR]
 
 Keeps every pool of FILE converged with Docker until SIGTERM/SIGINT (exit 0; the engines keep running

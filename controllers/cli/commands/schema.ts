@@ -3,7 +3,6 @@ import type { Command } from '../command.js';
 
 export const schema: Command = {
   name: 'schema',
-  summary: 'print the JSON Schema (draft-07) of the file, for editors',
   usage: `Usage: enginepool schema
 
 Prints the JSON Schema (draft-07) of the desired-state file on stdout, for editors' completion and checks.`,

@@ -4,7 +4,6 @@ import { watchStatus } from '../statusWatch.js';
 
 export const status: Command = {
   name: 'status',
-  summary: "a running controller's pools, engines and conditions",
   usage: `Usage: enginepool status [--url URL] [-o table|json] [--watch]
 
 Asks a running controller for its pools, engines and conditions. Exit 0, or 2 when it cannot be reached.

@@ -4,7 +4,6 @@ import type { Command } from '../command.js';
 
 export const validate: Command = {
   name: 'validate',
-  summary: 'check a desired-state file (exit 0 valid, 1 invalid)',
   usage: `Usage: enginepool validate FILE
 
 Parses and checks FILE without Docker: every problem with its file:line:column and YAML path.

@@ -4,7 +4,7 @@ import { formatIssues, usesSwarm } from '../../../state/spec/index.js';
 import { readSpecFile } from '../../config/specSource.js';
 import { Observer } from '../../loop/observer.js';
 import { detectSelf } from '../../runtime/addressing.js';
-import { connectionOptions } from '../../runtime/docker/dockerRuntime.js';
+import { socketPathOf } from '../../runtime/engineApi.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { SwarmRuntime } from '../../runtime/swarm/swarmRuntime.js';
 import { defaultStateDirFor } from '../../streams/registry.js';
@@ -68,7 +68,7 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
   findings.push(...dockerFinding.findings);
   if (dockerFinding.version?.engine && /podman/i.test(dockerFinding.version.engine)) {
     const lowest = new Map((spec?.pools ?? []).map((p) => [p.name, p.hostRange.start]));
-    const socket = connectionOptions(env.DOCKER_HOST).socketPath;
+    const socket = socketPathOf(env.DOCKER_HOST);
     findings.push(...podmanFindings(dockerFinding.version, podmanFacts(socket), lowest));
   }
   let world: ObservedWorld | undefined;

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import type { ObservedWorld } from '../../../state/observed.js';
 import { type PoolSpec, redactUrlCredentials } from '../../../state/spec/index.js';
 import { probeControlServer } from '../../loop/vpnProber.js';
-import { connectionOptions } from '../../runtime/docker/dockerRuntime.js';
+import { socketPathOf } from '../../runtime/engineApi.js';
 import { type Runtime, RuntimeError, type RuntimeVersion } from '../../runtime/runtime.js';
 import { stateDirHolder } from '../../streams/registry.js';
 import {
@@ -36,7 +36,7 @@ export async function dockerReachability(
   try {
     version = await docker.version();
   } catch (error) {
-    const socket = connectionOptions(dockerHost).socketPath;
+    const socket = socketPathOf(dockerHost);
     if (error instanceof RuntimeError && error.kind === 'forbidden')
       return { findings: [fail('docker', error.message, socketPermissionFix(socket))] };
     if (socket && !existsSync(socket)) {

@@ -1,13 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { EngineApiError } from '../engineApi.js';
 import { normaliseError } from './dockerRuntime.js';
 
-// Docker's errors mapped to the kinds the controller acts on, from the raw shapes dockerode rejects with.
+// Docker's errors mapped to the kinds the controller acts on, from what the Engine API client rejects with.
 
-const http = (statusCode: number, message: string) => ({
-  statusCode,
-  json: { message },
-  message: `(HTTP code ${statusCode}) - ${message}`,
-});
+const http = (statusCode: number, message: string) => new EngineApiError(message, statusCode);
 
 describe('normaliseError', () => {
   it.each([

@@ -1,6 +1,5 @@
-import type { Readable } from 'node:stream';
-import Docker from 'dockerode';
 import type { DockerContainerDetails, DockerContainerSummary } from '../../../state/observed.js';
+import { createEngineApi, type EngineApi, engineApiAddress, jsonLines } from '../engineApi.js';
 import {
   type Runtime,
   type RuntimeCallObserver,
@@ -17,8 +16,8 @@ import {
   podmanErrorKind,
 } from './podman.js';
 
-// The one file that imports dockerode: the Runtime over Docker's Engine API, Docker's errors normalised
-// into RuntimeError kinds the loop acts on.
+// The Runtime over Docker's Engine API (engineApi.ts), Docker's errors normalised into RuntimeError
+// kinds the loop acts on.
 
 /** Options for {@link createDockerRuntime}. */
 export interface DockerRuntimeOptions {
@@ -29,35 +28,22 @@ export interface DockerRuntimeOptions {
   readonly observe?: RuntimeCallObserver;
 }
 
-/** The dockerode options for a DOCKER_HOST value. */
-export function connectionOptions(dockerHost: string | undefined): Docker.DockerOptions {
-  if (!dockerHost) return { socketPath: '/var/run/docker.sock' };
-  if (dockerHost.startsWith('unix://')) return { socketPath: dockerHost.slice('unix://'.length) };
-  if (dockerHost.startsWith('/')) return { socketPath: dockerHost };
-  const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
-  return {
-    protocol: url.protocol === 'https:' ? 'https' : 'http',
-    host: url.hostname,
-    port: url.port || (url.protocol === 'https:' ? 2376 : 2375),
-  };
-}
-
+/** What a failed call rejects with: {@link EngineApiError}, or anything else that went wrong. */
 interface RawDockerError {
   statusCode?: number;
   code?: string;
   message?: string;
-  json?: { message?: string } | null;
 }
 
 /** Messages of a daemon in trouble (shutting down, containerd gone), not of a bad request. */
 const DAEMON_TROUBLE =
   /containerd|grpc|shutting down|transport is closing|failed to update store|connection refused|no such file or directory.*\.sock/i;
 
-/** Turns a dockerode/socket error into a {@link RuntimeError}. */
+/** Turns a daemon's or socket's error into a {@link RuntimeError}. */
 export function normaliseError(op: string, error: unknown): RuntimeError {
   if (error instanceof RuntimeError) return error;
   const raw = (error ?? {}) as RawDockerError;
-  const text = String(raw.json?.message ?? raw.message ?? error).trim();
+  const text = String(raw.message ?? error).trim();
   const status = raw.statusCode;
   if (status === undefined) {
     if (raw.code === 'EACCES' || raw.code === 'EPERM') {
@@ -83,7 +69,7 @@ export function normaliseError(op: string, error: unknown): RuntimeError {
   // Why: while dockerd shuts down or restarts, its own plumbing fails (containerd, the network
   // store); such a 500 says nothing about the container asked for and must not count against it.
   else if (status >= 500 && DAEMON_TROUBLE.test(text)) kind = 'unavailable';
-  return new RuntimeError(kind, op, text.replace(/^\(HTTP code \d+\) [^-]*- /, ''), status);
+  return new RuntimeError(kind, op, text, status);
 }
 
 /** Runs Docker calls, timing each for `observe` and turning failures into RuntimeErrors. */
@@ -114,18 +100,19 @@ export async function orUndefined<T>(promise: Promise<T>): Promise<T | undefined
   }
 }
 
-/** The Runtime over dockerode. */
+/** A path segment: an id, a name or an image reference (the daemon decodes it). */
+export const segment = encodeURIComponent;
+
+/** The Runtime over Docker's Engine API. */
 export function createDockerRuntime(options: DockerRuntimeOptions = {}): Runtime {
-  const connection = connectionOptions(options.dockerHost);
-  const api = new Docker({ ...connection, timeout: options.timeoutMs ?? 30_000 });
-  // Why: the modem's timeout is an idle timeout; the event stream and pulls are idle for long stretches.
-  const streams = new Docker(connection);
+  const api = createEngineApi(engineApiAddress(options.dockerHost), options.timeoutMs ?? 30_000);
   const call = observedCall(options.observe);
+  const container = (id: string) => `/containers/${segment(id)}`;
 
   // Why: Podman's differences (podman.ts) are translated only when Podman answers; asked once.
   let podman: Promise<boolean> | undefined;
   const onPodman = (): Promise<boolean> => {
-    podman ??= call('version', async () => isPodman((await api.version()).Components)).catch(
+    podman ??= call('version', async () => isPodman((await dockerVersion(api)).Components)).catch(
       (error: unknown) => {
         podman = undefined;
         throw error;
@@ -133,6 +120,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): Runtime
     );
     return podman;
   };
+  const inspect = (id: string) => api.request<DockerContainerDetails>('GET', `${container(id)}/json`);
 
   /** Each listed container's network mode, inspected once per container (it never changes). */
   const networkModes = new Map<string, string>();
@@ -147,10 +135,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): Runtime
         unknown.slice(i, i + 8).map(async (id) => {
           // Why: a container removed since the list fails its inspect; its mode stays unknown and
           // it is listed as Podman lists it, until the next list.
-          const details = await call(
-            'inspect',
-            async () => (await api.getContainer(id).inspect()) as unknown as DockerContainerDetails,
-          ).catch(() => undefined);
+          const details = await call('inspect', () => inspect(id)).catch(() => undefined);
           const mode = details?.HostConfig?.NetworkMode;
           if (mode) networkModes.set(id, mode);
         }),
@@ -160,13 +145,10 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): Runtime
   }
 
   return {
-    ping: () => call('ping', async () => void (await api.ping())),
+    ping: () => call('ping', async () => void (await api.request('GET', '/_ping'))),
     version: () =>
       call('version', async () => {
-        const v = (await api.version()) as Docker.DockerVersion & {
-          MinAPIVersion?: string;
-          Components?: { Name?: string }[];
-        };
+        const v = await dockerVersion(api);
         const engine = v.Components?.find((c) => isPodman([c]))?.Name ?? v.Components?.[0]?.Name;
         return {
           version: v.Version,
@@ -177,77 +159,103 @@ export function createDockerRuntime(options: DockerRuntimeOptions = {}): Runtime
         };
       }),
     listContainers: async () => {
-      const list = await call(
-        'list',
-        async () => (await api.listContainers({ all: true })) as unknown as DockerContainerSummary[],
+      const list = await call('list', () =>
+        api.request<DockerContainerSummary[]>('GET', '/containers/json', { query: { all: true } }),
       );
       return (await onPodman()) ? dockerShapedList(list, await learnNetworkModes(list)) : list;
     },
     inspectContainer: async (idOrName) => {
-      const details = await orUndefined(
-        call(
-          'inspect',
-          async () => (await api.getContainer(idOrName).inspect()) as unknown as DockerContainerDetails,
-        ),
-      );
+      const details = await orUndefined(call('inspect', () => inspect(idOrName)));
       return details && (await onPodman()) ? dockerShapedDetails(details) : details;
     },
-    createContainer: (body) =>
+    createContainer: ({ name, ...body }) =>
       call(
         'create',
-        async () => (await api.createContainer(body as unknown as Docker.ContainerCreateOptions)).id,
+        async () =>
+          (await api.request<{ Id: string }>('POST', '/containers/create', { query: { name }, body })).Id,
       ),
     startContainer: (containerId) =>
-      call('start', async () => void (await api.getContainer(containerId).start())),
+      call('start', async () => void (await api.request('POST', `${container(containerId)}/start`))),
     restartContainer: (containerId, timeoutSeconds) =>
-      call('restart', async () => void (await api.getContainer(containerId).restart({ t: timeoutSeconds }))),
+      call(
+        'restart',
+        async () =>
+          void (await api.request('POST', `${container(containerId)}/restart`, {
+            query: { t: timeoutSeconds },
+          })),
+      ),
     removeContainer: async (containerId) => {
       await orUndefined(
         call(
           'remove',
-          async () => void (await api.getContainer(containerId).remove({ force: true, v: true })),
+          async () =>
+            void (await api.request('DELETE', container(containerId), { query: { force: true, v: true } })),
         ),
       );
     },
     imageExists: async (ref) =>
-      (await orUndefined(call('image_inspect', async () => await api.getImage(ref).inspect()))) !== undefined,
+      (await orUndefined(call('image_inspect', () => api.request('GET', `/images/${segment(ref)}/json`)))) !==
+      undefined,
     checkPullable: (ref) =>
-      call('distribution_inspect', async () => void (await api.getImage(ref).distribution({}))),
+      call(
+        'distribution_inspect',
+        async () => void (await api.request('GET', `/distribution/${segment(ref)}/json`)),
+      ),
     pullImage: (ref, onProgress) =>
       call('pull', async () => {
-        const stream = (await streams.pull(ref)) as Readable;
-        await new Promise<void>((resolve, reject) => {
-          streams.modem.followProgress(
-            stream,
-            (error: Error | null, output: { error?: string; errorDetail?: { message?: string } }[]) => {
-              // Why: docker-modem does not turn an error inside the progress stream into an error.
-              const last = output?.at(-1);
-              const inStream = last?.errorDetail?.message ?? last?.error;
-              if (error) reject(error);
-              else if (inStream) reject(new RuntimeError('imageNotFound', 'pull', inStream, 404));
-              else resolve();
-            },
-            (event: { status?: string; progress?: string; id?: string }) => {
-              if (event.status)
-                onProgress([event.id, event.status, event.progress].filter(Boolean).join(' '));
-            },
-          );
-        });
+        const progress = await api.stream('POST', '/images/create', { query: pullQuery(ref) });
+        for await (const event of jsonLines<PullProgress>(progress)) {
+          // Why: a pull that fails after it started answers 200 and says so inside the stream.
+          const failed = event.errorDetail?.message ?? event.error;
+          if (failed) throw new RuntimeError('imageNotFound', 'pull', failed, 404);
+          if (event.status) onProgress([event.id, event.status, event.progress].filter(Boolean).join(' '));
+        }
       }),
     networkExists: async (name) =>
-      (await orUndefined(call('network_inspect', async () => await api.getNetwork(name).inspect()))) !==
+      (await orUndefined(call('network_inspect', () => api.request('GET', `/networks/${segment(name)}`)))) !==
       undefined,
     events: ({ since, signal }) =>
       call('events', async () => {
-        const stream = (await streams.getEvents({
-          filters: { type: ['container'] },
-          ...(since !== undefined ? { since } : {}),
-          abortSignal: signal,
-        })) as unknown as Readable;
+        const stream = await api.stream('GET', '/events', {
+          query: { filters: { type: ['container'] }, since },
+          signal,
+        });
         signal.addEventListener('abort', () => stream.destroy(), { once: true });
-        return dockerEvents(parseEventStream(stream));
+        return dockerEvents(jsonLines<PodmanEvent>(stream));
       }),
   };
+}
+
+/** One line of a pull's progress stream. */
+interface PullProgress {
+  status?: string;
+  progress?: string;
+  id?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+}
+
+/**
+ * The query of a pull of `ref`. Why the tag is split off and defaulted: a reference without one pulls
+ * every tag of the repository; the docker CLI pulls `latest`.
+ */
+export function pullQuery(ref: string): { fromImage: string; tag?: string } {
+  if (ref.includes('@')) return { fromImage: ref };
+  const colon = ref.lastIndexOf(':');
+  if (colon > ref.lastIndexOf('/')) return { fromImage: ref.slice(0, colon), tag: ref.slice(colon + 1) };
+  return { fromImage: ref, tag: 'latest' };
+}
+
+interface DockerVersion {
+  Version: string;
+  ApiVersion: string;
+  Os: string;
+  MinAPIVersion?: string;
+  Components?: { Name?: string }[];
+}
+
+function dockerVersion(api: EngineApi): Promise<DockerVersion> {
+  return api.request<DockerVersion>('GET', '/version');
 }
 
 /** The stream's events in Docker's words (Podman's translated, see {@link EventTranslator}). */
@@ -256,26 +264,5 @@ async function* dockerEvents(events: AsyncIterable<PodmanEvent>): AsyncIterable<
   for await (const raw of events) {
     const event = translator.translate(raw);
     if (event) yield event;
-  }
-}
-
-/** Splits Docker's newline-delimited JSON event stream (chunks do not align with lines), as sent. */
-export async function* parseEventStream(stream: Readable): AsyncIterable<PodmanEvent> {
-  let buffer = '';
-  for await (const chunk of stream) {
-    buffer += chunk.toString();
-    let newline = buffer.indexOf('\n');
-    while (newline >= 0) {
-      const line = buffer.slice(0, newline).trim();
-      buffer = buffer.slice(newline + 1);
-      if (line) {
-        try {
-          yield JSON.parse(line) as PodmanEvent;
-        } catch {
-          // A torn or foreign line carries nothing we can use; the periodic resync covers it.
-        }
-      }
-      newline = buffer.indexOf('\n');
-    }
   }
 }

@@ -1,9 +1,8 @@
-import type { Readable } from 'node:stream';
-import Docker from 'dockerode';
 import { chooseNode, noNodeReason, type Placement } from '../../../reconcilers/placement.js';
 import { LABELS } from '../../../state/labels.js';
 import type { CreateContainerBody } from '../../../state/template.js';
-import { connectionOptions, observedCall, orUndefined, parseEventStream } from '../docker/dockerRuntime.js';
+import { observedCall, orUndefined, segment } from '../docker/dockerRuntime.js';
+import { createEngineApi, type EngineApi, engineApiAddress, jsonLines, type Query } from '../engineApi.js';
 import { type RuntimeCallObserver, RuntimeError, type RuntimeEvent } from '../runtime.js';
 import {
   type EngineView,
@@ -60,22 +59,21 @@ export interface SwarmRuntime {
 
 const POOL_FILTER = { label: [LABELS.pool] };
 
-/** The Swarm runtime over dockerode. */
+/** The Swarm runtime over the manager's Engine API. */
 export function createSwarmRuntime(options: SwarmRuntimeOptions): SwarmRuntime {
-  const connection = connectionOptions(options.dockerHost);
-  const api = new Docker({ ...connection, timeout: options.timeoutMs ?? 30_000 });
-  const streams = new Docker(connection);
+  const api = createEngineApi(engineApiAddress(options.dockerHost), options.timeoutMs ?? 30_000);
+  const service = (id: string) => `/services/${segment(id)}`;
   const call = observedCall(options.observe);
   /** Creates run one at a time, so each placement sees the engines the previous one placed. */
   let creating: Promise<unknown> = Promise.resolve();
 
   const listServices = () =>
-    call(
-      'service_list',
-      async () => (await api.listServices({ filters: POOL_FILTER })) as unknown as SwarmService[],
+    call('service_list', () =>
+      api.request<SwarmService[]>('GET', '/services', { query: { filters: POOL_FILTER } }),
     );
-  const listTasks = () => call('task_list', async () => (await api.listTasks({})) as SwarmTask[]);
-  const listNodes = () => call('node_list', async () => (await api.listNodes()) as SwarmNode[]);
+  const listTasks = (query?: Query) =>
+    call('task_list', () => api.request<SwarmTask[]>('GET', '/tasks', query ? { query } : {}));
+  const listNodes = () => call('node_list', () => api.request<SwarmNode[]>('GET', '/nodes'));
 
   async function snapshot(): Promise<SwarmSnapshot> {
     const [services, tasks, nodes] = await Promise.all([listServices(), listTasks(), listNodes()]);
@@ -114,30 +112,19 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): SwarmRuntime {
       );
     }
     const spec = toServiceSpec(body, placement.constraints, node.id);
-    return await call('service_create', async () => {
-      const created = (await api.createService(
-        spec as unknown as Docker.CreateServiceOptions,
-      )) as unknown as {
-        id?: string;
-        ID?: string;
-      };
-      return created.id ?? created.ID ?? '';
-    });
+    return await call(
+      'service_create',
+      async () => (await api.request<{ ID: string }>('POST', '/services/create', { body: spec })).ID,
+    );
   }
 
+  const inspectService = (id: string) => api.request<SwarmService>('GET', service(id));
+
   async function inspect(idOrName: string): Promise<EngineView | undefined> {
-    const service = (await orUndefined(
-      call('service_inspect', async () => await api.getService(idOrName).inspect()),
-    )) as SwarmService | undefined;
-    if (!service?.Spec.Labels?.[LABELS.pool]) return undefined;
-    const [tasks, nodes] = await Promise.all([
-      call(
-        'task_list',
-        async () => (await api.listTasks({ filters: { service: [service.ID] } })) as SwarmTask[],
-      ),
-      listNodes(),
-    ]);
-    return toEngineView(service, tasks, new Map(nodes.map((n) => [n.ID, n])));
+    const found = await orUndefined(call('service_inspect', () => inspectService(idOrName)));
+    if (!found?.Spec.Labels?.[LABELS.pool]) return undefined;
+    const [tasks, nodes] = await Promise.all([listTasks({ filters: { service: [found.ID] } }), listNodes()]);
+    return toEngineView(found, tasks, new Map(nodes.map((n) => [n.ID, n])));
   }
 
   return {
@@ -150,23 +137,28 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): SwarmRuntime {
     },
     restart: (serviceId) =>
       call('service_update', async () => {
-        const service = (await api.getService(serviceId).inspect()) as SwarmService;
+        const current = await inspectService(serviceId);
         const spec = {
-          ...service.Spec,
+          ...current.Spec,
           TaskTemplate: {
-            ...service.Spec.TaskTemplate,
-            ForceUpdate: (service.Spec.TaskTemplate.ForceUpdate ?? 0) + 1,
+            ...current.Spec.TaskTemplate,
+            ForceUpdate: (current.Spec.TaskTemplate.ForceUpdate ?? 0) + 1,
           },
         };
-        await api.getService(serviceId).update({ version: service.Version?.Index, ...spec });
+        await api.request('POST', `${service(serviceId)}/update`, {
+          query: { version: current.Version?.Index },
+          body: spec,
+        });
       }),
     remove: async (serviceId) => {
-      await orUndefined(call('service_remove', async () => void (await api.getService(serviceId).remove())));
+      await orUndefined(
+        call('service_remove', async () => void (await api.request('DELETE', service(serviceId)))),
+      );
     },
     nodes: listNodes,
-    inspectSwarm: () => call('swarm_inspect', async () => (await api.swarmInspect()) as { ID?: string }),
+    inspectSwarm: () => call('swarm_inspect', () => api.request<{ ID?: string }>('GET', '/swarm')),
     events: (signal, active) =>
-      swarmEvents(streams, () => (active() ? snapshot() : undefined), options.taskPollMs ?? 1_000, signal),
+      swarmEvents(api, () => (active() ? snapshot() : undefined), options.taskPollMs ?? 1_000, signal),
   };
 }
 
@@ -175,15 +167,15 @@ export function createSwarmRuntime(options: SwarmRuntimeOptions): SwarmRuntime {
  * of the seam (Docker sends no task events; a task on another node changes without a word).
  */
 async function swarmEvents(
-  streams: Docker,
+  api: EngineApi,
   snapshot: () => Promise<SwarmSnapshot> | undefined,
   pollMs: number,
   signal: AbortSignal,
 ): Promise<AsyncIterable<RuntimeEvent>> {
-  const stream = (await streams.getEvents({
-    filters: { type: ['service', 'node'] },
-    abortSignal: signal,
-  })) as unknown as Readable;
+  const stream = await api.stream('GET', '/events', {
+    query: { filters: { type: ['service', 'node'] } },
+    signal,
+  });
   signal.addEventListener('abort', () => stream.destroy(), { once: true });
   const queue: RuntimeEvent[] = [];
   let notify: (() => void) | undefined;
@@ -194,7 +186,7 @@ async function swarmEvents(
   };
   void (async () => {
     try {
-      for await (const event of parseEventStream(stream)) push(translate(event));
+      for await (const event of jsonLines<RuntimeEvent>(stream)) push(translate(event));
     } catch {
       // The stream broke: ending the iterable makes the follower redial and relist.
     }
