@@ -120,17 +120,19 @@ function freedPorts(snapshot: PoolSnapshot, removed: readonly RemoveAction[]): n
   const removedIds = new Set(removed.map((r) => r.containerId).filter((id) => !stuckIds.has(id)));
   // Why: a removed engine's port is reusable only when nothing that stays holds it: no foreign
   // container (one may publish the port a never-started engine had on its label), no other engine.
-  const staying = new Set<number>();
-  const candidates: number[] = [];
+  const freed = new Set<number>();
   for (const { engine } of snapshot.engines) {
-    if (!removedIds.has(engine.containerId)) {
-      for (const port of engine.hostPorts) staying.add(port);
-      if (engine.hostPort !== undefined) staying.add(engine.hostPort);
-    } else if (engine.hostPort !== undefined && snapshot.ports.ownHeld.has(engine.hostPort)) {
-      candidates.push(engine.hostPort);
-    }
+    const port = engine.hostPort;
+    if (removedIds.has(engine.containerId) && port !== undefined && snapshot.ports.ownHeld.has(port))
+      freed.add(port);
   }
-  return candidates.filter((port) => !staying.has(port));
+  if (freed.size === 0) return [];
+  for (const { engine } of snapshot.engines) {
+    if (removedIds.has(engine.containerId)) continue;
+    for (const port of engine.hostPorts) freed.delete(port);
+    if (engine.hostPort !== undefined) freed.delete(engine.hostPort);
+  }
+  return [...freed];
 }
 
 /**
