@@ -1,16 +1,25 @@
 import { ControllerProcess, http, poolYaml, removeContainers, waitFor } from '../test/support/harness.js';
 import { portBase, processUsage, sleep } from './machine.js';
-import { recordResults, table, verdict } from './report.js';
+import { markdownTable, recordResults, recordSection, table, verdict } from './report.js';
 
 // Idle cost (issue 13): a controller holding N ready engines and doing nothing. Over a window it
 // counts its Docker calls by verb (from its own enginepool_docker_requests_total, which the Runtime's
 // call observer feeds), its CPU and RSS (/proc) and its event-loop lag (prom-client's p99 gauge).
 // Goals: <= 2 Docker calls a minute and no write; RSS <= 70 MB at 20 engines (100 MB at 200).
 //
-// Env: BENCH_IDLE_ENGINES (comma-separated counts, default 20), BENCH_IDLE_SECONDS (window, 60).
+// Env: BENCH_IDLE_ENGINES (comma-separated counts, default 20,200; at most 400), BENCH_IDLE_SECONDS (window, 60).
 // Ports: BENCH_PORT_BASE + 600 .. + 999 (the pool, up to 400 engines), + 590 (the API).
 
-const COUNTS = (process.env.BENCH_IDLE_ENGINES ?? '20').split(',').map(Number);
+const COUNTS = (process.env.BENCH_IDLE_ENGINES ?? '20,200').split(',').map(Number);
+/** The pool's port range holds this many engines. */
+const MAX_ENGINES = 400;
+for (const n of COUNTS) {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_ENGINES) {
+    throw new Error(
+      `BENCH_IDLE_ENGINES: ${n} is not a count from 1 to ${MAX_ENGINES} (the port layout's room)`,
+    );
+  }
+}
 const WINDOW_MS = Number(process.env.BENCH_IDLE_SECONDS ?? 60) * 1000;
 const POOL = 'bench-idle-cost';
 const WRITES = new Set(['create', 'start', 'restart', 'remove', 'pull']);
@@ -41,7 +50,7 @@ async function holdIdle(engines: number): Promise<void> {
   // Why: the harness's template probes every second with a 1 s timeout, right for tests; at 200 engines
   // on a loaded machine that judged engines unhealthy and replaced them, which is not idle cost.
   const yaml = poolYaml(POOL, {
-    range: `${base}-${base + 399}`,
+    range: `${base}-${base + MAX_ENGINES - 1}`,
     replicas: `{ minFree: 1, min: ${engines}, max: ${engines} }`,
   })
     .replace('intervalSeconds: 1\n', 'intervalSeconds: 10\n')
@@ -74,23 +83,37 @@ async function holdIdle(engines: number): Promise<void> {
     const cpu = ((usageAfter.cpuTicks - usageBefore.cpuTicks) * 10 * 100) / (minutes * 60_000);
     const rss = usageAfter.rssKiB / 1024;
     const verbs = byOp.map(([op, n]) => `${op} ${(n / minutes).toFixed(1)}`).join(', ') || 'none';
-    console.log(
-      table(
-        ['engines', 'window', 'Docker calls/min', 'by verb (/min)', 'writes', 'CPU', 'RSS', 'loop lag p99'],
-        [
-          [
-            String(engines),
-            `${(minutes * 60).toFixed(0)} s`,
-            perMinute.toFixed(2),
-            verbs,
-            String(writes),
-            `${cpu.toFixed(2)}%`,
-            `${rss.toFixed(1)} MiB (peak ${(usageAfter.hwmKiB / 1024).toFixed(1)})`,
-            `${(lagP99 * 1000).toFixed(1)} ms`,
-          ],
-        ],
-      ),
-    );
+    const headers = [
+      'engines',
+      'window',
+      'Docker calls/min',
+      'by verb (/min)',
+      'writes',
+      'CPU',
+      'RSS',
+      'loop lag p99',
+    ];
+    const row = [
+      String(engines),
+      `${(minutes * 60).toFixed(0)} s`,
+      perMinute.toFixed(2),
+      verbs,
+      String(writes),
+      `${cpu.toFixed(2)}%`,
+      `${rss.toFixed(1)} MiB (peak ${(usageAfter.hwmKiB / 1024).toFixed(1)})`,
+      `${(lagP99 * 1000).toFixed(1)} ms`,
+    ];
+    console.log(table(headers, [row]));
+    recordSection({
+      title: `Idle cost with ${engines} engines`,
+      markdown: [
+        `A controller holding ${engines} ready engines (probed every 10 s), 5 s after they were ready, over a ` +
+          `${(minutes * 60).toFixed(0)} s window: its Docker calls (its own \`enginepool_docker_requests_total\`), ` +
+          "CPU and RSS (`/proc`) and prom-client's event-loop lag p99.",
+        '',
+        markdownTable(headers, [row]),
+      ].join('\n'),
+    });
     recordResults([
       {
         goal: `idle Docker calls with ${engines} engines`,
