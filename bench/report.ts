@@ -10,6 +10,8 @@ export type Verdict = 'PASS' | 'WARN' | 'FAIL' | 'INFO';
 /** One line of the summary. */
 export interface ResultRow {
   readonly goal: string;
+  /** What the figure is compared with, measured in the same run (none for an absolute goal). */
+  readonly anchor?: string;
   readonly measured: string;
   readonly goalText: string;
   readonly verdict: Verdict;
@@ -49,10 +51,19 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
+/** Renders rows as a Markdown table (for a section); `|` in a cell is escaped. */
+export function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`;
+  return [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
 /** A part of docs/benchmarks.md: one benchmark's detail (its rounds, its breakdown), in Markdown. */
 export interface ResultSection {
   readonly title: string;
   readonly markdown: string;
+  /** Plot ids (see {@link ResultSeries.plot}) drawn under this section; plots no section names come last. */
+  readonly plots?: readonly string[];
 }
 
 /** One line of a plot: `points` are [x, y]; lines with the same `plot` share one SVG. */
@@ -65,6 +76,8 @@ export interface ResultSeries {
   /** The line's name in the legend, e.g. `controller`. */
   readonly name: string;
   readonly points: readonly (readonly [number, number])[];
+  /** How the x axis is drawn (linear by default; log for sizes growing by powers of ten). */
+  readonly xScale?: 'linear' | 'log';
 }
 
 /** What bench files append to BENCH_RESULTS, one JSON object a line. */

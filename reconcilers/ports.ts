@@ -1,9 +1,31 @@
 import type { ObservedWorld } from '../state/observed.js';
-import type { PoolSpec } from '../state/spec/index.js';
+import type { PoolSpec, PortRange } from '../state/spec/index.js';
 
 // Host ports, derived from Docker on every tick: the ports every container publishes (ours or not,
 // running or stopped), the host-port labels of managed containers (engines behind a VPN publish
 // nothing themselves), and ports Docker refused recently. There is no allocator state to release.
+
+interface RangePorts {
+  readonly list: readonly number[];
+  readonly set: ReadonlySet<number>;
+}
+
+/**
+ * The ports of each range, by the range object. Why cached: every pass asks for the range of every
+ * pool, and a parsed spec never changes (a new file is parsed into new objects).
+ */
+const rangePortsCache = new WeakMap<PortRange, RangePorts>();
+
+function rangePorts(range: PortRange): RangePorts {
+  let ports = rangePortsCache.get(range);
+  if (!ports) {
+    const list: number[] = [];
+    for (let port = range.start; port <= range.end; port++) list.push(port);
+    ports = { list, set: new Set(list) };
+    rangePortsCache.set(range, ports);
+  }
+  return ports;
+}
 
 /** Ports an engine of this pool may be published on: the range, or behind a VPN the range ∩ what the VPN publishes. */
 export function allowedPorts(pool: PoolSpec, world: ObservedWorld): readonly number[] {
@@ -13,9 +35,7 @@ export function allowedPorts(pool: PoolSpec, world: ObservedWorld): readonly num
     const vpn = world.vpns.get(vpnName);
     return (vpn?.publishedPorts ?? []).filter((port) => port >= start && port <= end);
   }
-  const ports: number[] = [];
-  for (let port = start; port <= end; port++) ports.push(port);
-  return ports;
+  return rangePorts(pool.hostRange).list;
 }
 
 /** Names of the pool's own engines: the containers whose ports are the pool's to reuse. */
@@ -52,16 +72,25 @@ export interface PortBudget {
 export function portBudget(pool: PoolSpec, world: ObservedWorld, setAside: ReadonlySet<number>): PortBudget {
   const allowed = allowedPorts(pool, world);
   const ownNames = ownEngineNames(pool, world);
+  const vpnName = pool.vpn?.gluetun.container;
   let capacity = 0;
   const free: number[] = [];
   const ownHeld = new Set<number>();
   for (const port of allowed) {
-    if (foreignHolders(pool, world, port, ownNames).length > 0) continue;
+    // Why one pass over the holders, not foreignHolders: it would build an array for every allowed
+    // port of every pool on every pass, and most ports have no holder at all.
+    let foreign = false;
+    let own = false;
+    for (const holder of world.portHolders.get(port) ?? []) {
+      if (ownNames.has(holder)) own = true;
+      else if (holder !== vpnName) foreign = true;
+    }
+    if (foreign) continue;
     capacity++;
     if (setAside.has(port)) continue;
-    const holders = world.portHolders.get(port) ?? [];
-    if (holders.some((holder) => ownNames.has(holder))) ownHeld.add(port);
+    if (own) ownHeld.add(port);
     else free.push(port);
   }
-  return { capacity, free, ownHeld, allowed: new Set(allowed) };
+  const allowedSet = pool.vpn ? new Set(allowed) : rangePorts(pool.hostRange).set;
+  return { capacity, free, ownHeld, allowed: allowedSet };
 }

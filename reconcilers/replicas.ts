@@ -56,10 +56,38 @@ export function reconcileReplicas(
   const wakeAt = (at: number) => {
     requeueAt = requeueAt === undefined ? at : Math.min(requeueAt, at);
   };
-  const engines = snapshot.engines.filter((s) => !excluded.has(s.engine.containerId));
   const vpnHeld = snapshot.vpn !== undefined && !snapshot.vpn.usable;
+  // Why one pass sorting the engines by phase rather than a filter per phase: this runs for every
+  // pool on every pass, and each filter was one more array per pool.
+  const exited: EngineStatus[] = [];
+  let liveCount = 0;
+  let firstStartupDeadline: number | undefined;
+  let forwardedLive = false;
+  const timedOut: EngineStatus[] = [];
+  const healthy: EngineStatus[] = [];
+  const unhealthy: EngineStatus[] = [];
+  let starting = 0;
+  let used = 0;
+  for (const status of snapshot.engines) {
+    if (excluded.has(status.engine.containerId)) continue;
+    if (status.phase === 'exited') {
+      exited.push(status);
+      continue;
+    }
+    liveCount++;
+    if (status.startupDeadline !== undefined)
+      firstStartupDeadline = Math.min(firstStartupDeadline ?? status.startupDeadline, status.startupDeadline);
+    if (status.engine.forwarded && status.phase !== 'timedOut') forwardedLive = true;
+    if (status.streams > 0 && status.phase !== 'unhealthy') used++;
+    if (status.phase === 'timedOut') timedOut.push(status);
+    else if (status.phase === 'unhealthy') unhealthy.push(status);
+    else {
+      healthy.push(status);
+      if (status.phase === 'starting') starting++;
+    }
+  }
 
-  for (const status of engines.filter((s) => s.phase === 'exited')) {
+  for (const status of exited) {
     const code = status.engine.exitCode === undefined ? '' : ` with code ${status.engine.exitCode}`;
     const failure =
       status.everReady || vpnHeld || !status.provisionedByThisRun ? undefined : 'ExitedBeforeReady';
@@ -72,15 +100,12 @@ export function reconcileReplicas(
           : `exited${code}`;
     intents.push(remove(status, why, failure));
   }
-  const live = engines.filter((s) => s.phase !== 'exited');
-  const used = live.filter((s) => s.streams > 0 && s.phase !== 'unhealthy').length;
   const desiredRaw = Math.max(min, used + minFree);
   const desired = Math.min(desiredRaw, max);
   // Why: behind a VPN that is down, engines cannot become ready or answer probes; judging them would
   // remove the whole pool. Only containers that are already gone are cleaned up.
   if (vpnHeld) return { intents, desired };
 
-  const timedOut = live.filter((s) => s.phase === 'timedOut');
   for (const status of timedOut) {
     intents.push(
       remove(
@@ -90,13 +115,10 @@ export function reconcileReplicas(
       ),
     );
   }
-  for (const status of live) if (status.startupDeadline !== undefined) wakeAt(status.startupDeadline + 1);
+  if (firstStartupDeadline !== undefined) wakeAt(firstStartupDeadline + 1);
 
-  const healthy = live.filter((s) => s.phase === 'starting' || s.phase === 'ready');
-  const unhealthy = live.filter((s) => s.phase === 'unhealthy');
-  const starting = healthy.filter((s) => s.phase === 'starting');
   const cap = Math.min(max, snapshot.ports.capacity);
-  const total = live.length - timedOut.length;
+  const total = liveCount - timedOut.length;
   const room = cap - total;
   const canCreate = snapshot.breaker.createsAllowed > 0;
   let limit: CapacityLimit | undefined;
@@ -113,8 +135,7 @@ export function reconcileReplicas(
   }
 
   const forwardedPort = pool.vpn?.gluetun.forwardedPort ? (snapshot.vpn?.view.forwardedPort ?? null) : null;
-  const needsForwarded =
-    forwardedPort !== null && !live.some((s) => s.engine.forwarded && s.phase !== 'timedOut');
+  const needsForwarded = forwardedPort !== null && !forwardedLive;
   let forwardedPlanned = false;
   let creates = 0;
   const create = (reason: string, requested = false) => {
@@ -139,14 +160,14 @@ export function reconcileReplicas(
         ),
       );
     }
-  } else if (unhealthy.length > 0 && starting.length === 0) {
+  } else if (unhealthy.length > 0 && starting === 0) {
     for (const status of unhealthy) intents.push(remove(status, 'unhealthy; its replacement is ready'));
   }
 
   const replaceable = healthy
     .filter((s) => s.outdated !== undefined && s.streams === 0)
     .sort(byIndexDescending);
-  if (deficit <= 0 && canCreate && replaceable.length > 0 && starting.length === 0) {
+  if (deficit <= 0 && canCreate && replaceable.length > 0 && starting === 0) {
     const victim = replaceable[0]!;
     const why = `${victim.outdated}`;
     if (victim.engine.forwarded) {

@@ -73,21 +73,28 @@ export function dueRemovals(
   snapshot: PoolSnapshot,
   now: number,
 ): { intents: Intent[]; retryAt?: number } {
-  const waiting = new Map(
-    snapshot.stuck.filter((s) => s.retryAt > now).map((s) => [s.engine.containerId, s.retryAt]),
-  );
-  const stuck = new Set(snapshot.stuck.map((s) => s.engine.containerId));
+  const stuckById = new Map(snapshot.stuck.map((s) => [s.engine.containerId, s]));
   let retryAt: number | undefined;
-  const due = intents.flatMap((intent): Intent[] => {
-    if (intent.kind !== 'remove' || !stuck.has(intent.containerId)) return [intent];
-    const at = waiting.get(intent.containerId);
-    if (at === undefined) return [{ ...intent, retry: true }];
-    retryAt = Math.min(retryAt ?? at, at);
-    return [];
-  });
-  const removed = new Set(due.flatMap((i) => (i.kind === 'remove' ? [i.containerId] : [])));
-  const staying = snapshot.engines.filter((s) => s.phase !== 'exited' && !removed.has(s.engine.containerId));
-  let room = snapshot.pool.replicas.max - staying.length;
+  const due: Intent[] = [];
+  const removed = new Set<string>();
+  // Why one loop, and a count of the engines that stay: this runs for every pool on every pass, and
+  // the arrays per intent and per engine it used to build were ~7% of a plan's allocation.
+  for (const intent of intents) {
+    if (intent.kind !== 'remove') {
+      due.push(intent);
+      continue;
+    }
+    const stuck = stuckById.get(intent.containerId);
+    if (stuck && stuck.retryAt > now) {
+      retryAt = Math.min(retryAt ?? stuck.retryAt, stuck.retryAt);
+      continue;
+    }
+    removed.add(intent.containerId);
+    due.push(stuck ? { ...intent, retry: true } : intent);
+  }
+  let staying = 0;
+  for (const s of snapshot.engines) if (s.phase !== 'exited' && !removed.has(s.engine.containerId)) staying++;
+  let room = snapshot.pool.replicas.max - staying;
   const held = due.filter((intent) => intent.kind !== 'create' || room-- > 0);
   return { intents: held, ...(retryAt !== undefined ? { retryAt } : {}) };
 }

@@ -105,14 +105,14 @@ stage_context() {
 	# checkout's dist/ would pull it from under a controller or test running from it meanwhile.
 	# Skipped while the sources are unchanged since the last image build.
 	local build="$context/.build" sources source_hash
-	sources="package.json tsconfig.json tsconfig.build.json $(cd "$ROOT" && node -p "require('./tsconfig.build.json').include.join(' ')")"
+	sources="package.json scripts/build.mjs state reconcilers controllers"
 	# shellcheck disable=SC2086 # $sources is a list of names without spaces
 	source_hash=$(cd "$ROOT" && find $sources -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 	if [ ! -d "$context/dist" ] || [ "$(cat "$context/.source-hash" 2>/dev/null)" != "$source_hash" ]; then
 		rm -rf "$build" "$context/dist"
 		mkdir -p "$build"
 		# shellcheck disable=SC2086
-		(cd "$ROOT" && cp -r $sources "$build/")
+		(cd "$ROOT" && cp -r --parents $sources "$build/")
 		ln -s "$ROOT/node_modules" "$build/node_modules"
 		(cd "$build" && npm run --silent build)
 		mv "$build/dist" "$context/dist"

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 // The version of enginepool itself: package.json's, found by walking up from this file (it runs from
-// controllers/ under vitest and from dist/controllers/ when built).
+// controllers/ under vitest and from the bundle in dist/ when built).
 
 /** enginepool's version, e.g. `0.1.0`. */
 export function packageVersion(): string {

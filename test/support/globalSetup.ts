@@ -17,7 +17,7 @@ export default async function setup(): Promise<void> {
       'Docker does not answer: run `npm test` (it starts dockerd), or scripts/ensure-docker.sh',
     );
   }
-  if (!existsSync(resolve(root, 'dist/controllers/cli/cli.js'))) {
+  if (!existsSync(resolve(root, 'dist/cli.js'))) {
     throw new Error('the controller is not built: run `npm run build`');
   }
   execFileSync('bash', [resolve(root, 'scripts/build-images.sh')], { stdio: 'inherit' });
