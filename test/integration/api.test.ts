@@ -188,7 +188,11 @@ describe('one controller, one pool (api-a)', () => {
 
   it('prints the status table and JSON, and exits 2 when the controller is unreachable', async () => {
     await c.api(streams, { method: 'POST', token: c.token, body: { id: 'shown' } });
-    await waitFor('the pool to show the used engine', async () => (await c.pool(pool)).replicas.used === 1);
+    // Why also a free one: the table is read for `Ready True`, which needs minFree's second engine up.
+    await waitFor('the pool to show the used engine and a free one', async () => {
+      const { replicas } = await c.pool(pool);
+      return replicas.used === 1 && replicas.free >= 1;
+    });
     const table = await cli(['status', '--url', c.url]);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(new RegExp(`POOL ${pool}`));
