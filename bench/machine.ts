@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
+import type { ControllerProcess } from '../test/support/harness.js';
 
 // What the bench files share about the machine and processes: the port block, /proc readings, and the
 // description of the machine that docs/benchmarks.json records next to the figures.
@@ -43,4 +44,34 @@ export function describeMachine(): Record<string, unknown> {
     docker: dockerVersion,
     kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
   };
+}
+
+/**
+ * Runs `body` against a benchmark's controller, then `cleanUp` (stop it, remove its containers), also
+ * on Ctrl-C or SIGTERM (after `onInterrupt`, exiting 130); saves its log to BENCH_LOG_FILE when set.
+ */
+export async function withController(
+  ctl: ControllerProcess,
+  cleanUp: () => Promise<void>,
+  body: () => Promise<void>,
+  onInterrupt: () => void = () => {},
+): Promise<void> {
+  const interrupted = () => {
+    onInterrupt();
+    void cleanUp().finally(() => {
+      rmSync(ctl.dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    await body();
+  } finally {
+    if (process.env.BENCH_LOG_FILE) writeFileSync(process.env.BENCH_LOG_FILE, ctl.logs);
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+    await cleanUp();
+    rmSync(ctl.dir, { recursive: true, force: true });
+  }
 }

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { ControllerProcess, http, poolYaml, removeContainers, waitFor } from '../test/support/harness.js';
-import { portBase, processUsage, sleep } from './machine.js';
+import { portBase, processUsage, sleep, withController } from './machine.js';
 import {
   markdownTable,
   median,
@@ -375,41 +375,32 @@ async function main(): Promise<void> {
     ENGINEPOOL_RESYNC_SECONDS: '10',
   });
   ctl.port = portBase() + 490;
-  const stopOnSignal = () =>
-    void cleanUp(ctl).finally(() => {
-      rmSync(ctl.dir, { recursive: true, force: true });
-      process.exit(130);
-    });
-  process.once('SIGINT', stopOnSignal);
-  process.once('SIGTERM', stopOnSignal);
-  try {
-    await ctl.start();
-    await waitFor(
-      `${ENGINES} ready engines`,
-      async () => ((await ctl.pool(POOL))?.replicas?.ready === ENGINES ? true : undefined),
-      { timeoutMs: 120_000 },
-    );
-    const churn = new Churn();
-    const samples: Sample[] = [];
-    const start = performance.now();
-    const end = start + RUN_MS;
-    console.log(
-      `soak: ${MINUTES} min, warm-up ${(WARMUP_MS / 60_000).toFixed(1)} min, sampling every ${SAMPLE_MS / 1000} s`,
-    );
-    const [buckets] = await Promise.all([
-      sampler(ctl, churn, start, end, samples),
-      streamChurn(ctl, churn, end),
-      killChurn(ctl, churn, end),
-      editChurn(ctl, churn, end),
-    ]);
-    report(samples, buckets, churn);
-  } finally {
-    if (process.env.BENCH_LOG_FILE) writeFileSync(process.env.BENCH_LOG_FILE, ctl.logs);
-    process.off('SIGINT', stopOnSignal);
-    process.off('SIGTERM', stopOnSignal);
-    await cleanUp(ctl);
-    rmSync(ctl.dir, { recursive: true, force: true });
-  }
+  await withController(
+    ctl,
+    () => cleanUp(ctl),
+    async () => {
+      await ctl.start();
+      await waitFor(
+        `${ENGINES} ready engines`,
+        async () => ((await ctl.pool(POOL))?.replicas?.ready === ENGINES ? true : undefined),
+        { timeoutMs: 120_000 },
+      );
+      const churn = new Churn();
+      const samples: Sample[] = [];
+      const start = performance.now();
+      const end = start + RUN_MS;
+      console.log(
+        `soak: ${MINUTES} min, warm-up ${(WARMUP_MS / 60_000).toFixed(1)} min, sampling every ${SAMPLE_MS / 1000} s`,
+      );
+      const [buckets] = await Promise.all([
+        sampler(ctl, churn, start, end, samples),
+        streamChurn(ctl, churn, end),
+        killChurn(ctl, churn, end),
+        editChurn(ctl, churn, end),
+      ]);
+      report(samples, buckets, churn);
+    },
+  );
 }
 
 function report(samples: readonly Sample[], buckets: readonly Buckets[], churn: Churn): void {

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { httpProbe } from '../controllers/http/client.js';
 import { createDockerRuntime } from '../controllers/runtime/docker/dockerRuntime.js';
@@ -14,7 +13,7 @@ import {
   removeContainers,
   waitFor,
 } from '../test/support/harness.js';
-import { portBase, processUsage, sleep } from './machine.js';
+import { portBase, processUsage, sleep, withController } from './machine.js';
 import {
   markdownTable,
   median,
@@ -602,28 +601,22 @@ async function main(): Promise<void> {
   await events.start();
   const ctl = new ControllerProcess(idleDoc, { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' });
   ctl.port = API_PORT;
-  const stopOnSignal = () => {
-    stopping = true;
-    void cleanUp(ctl).finally(() => {
-      rmSync(ctl.dir, { recursive: true, force: true });
-      process.exit(130);
-    });
-  };
-  process.once('SIGINT', stopOnSignal);
-  process.once('SIGTERM', stopOnSignal);
-  try {
-    await ctl.start();
-    await allAnswer([IDLE_RANGE.start]);
-    for (const n of ENGINE_COUNTS) await startup(n, ctl, events);
-    if (RELOADS > 0) await reloadLatency(ctl);
-  } finally {
-    if (process.env.BENCH_LOG_FILE) writeFileSync(process.env.BENCH_LOG_FILE, ctl.logs);
-    process.off('SIGINT', stopOnSignal);
-    process.off('SIGTERM', stopOnSignal);
-    events.stop();
-    await cleanUp(ctl);
-    rmSync(ctl.dir, { recursive: true, force: true });
-  }
+  await withController(
+    ctl,
+    async () => {
+      events.stop();
+      await cleanUp(ctl);
+    },
+    async () => {
+      await ctl.start();
+      await allAnswer([IDLE_RANGE.start]);
+      for (const n of ENGINE_COUNTS) await startup(n, ctl, events);
+      if (RELOADS > 0) await reloadLatency(ctl);
+    },
+    () => {
+      stopping = true;
+    },
+  );
 }
 
 await main();
