@@ -26,6 +26,9 @@ export function engineApiAddress(dockerHost: string | undefined): EngineApiAddre
   };
 }
 
+/** A path segment: an id, a name or an image reference (the daemon decodes it). */
+export const segment = encodeURIComponent;
+
 /** The unix socket a DOCKER_HOST value names, if it names one. */
 export function socketPathOf(dockerHost: string | undefined): string | undefined {
   const address = engineApiAddress(dockerHost);

@@ -1,5 +1,5 @@
 import type { DockerContainerDetails, DockerContainerSummary } from '../../../state/observed.js';
-import { createEngineApi, type EngineApi, engineApiAddress, jsonLines } from '../engineApi.js';
+import { createEngineApi, type EngineApi, engineApiAddress, jsonLines, segment } from '../engineApi.js';
 import {
   type Runtime,
   type RuntimeCallObserver,
@@ -99,9 +99,6 @@ export async function orUndefined<T>(promise: Promise<T>): Promise<T | undefined
     throw error;
   }
 }
-
-/** A path segment: an id, a name or an image reference (the daemon decodes it). */
-export const segment = encodeURIComponent;
 
 /** The Runtime over Docker's Engine API. */
 export function createDockerRuntime(options: DockerRuntimeOptions = {}): Runtime {

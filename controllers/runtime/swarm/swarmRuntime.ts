@@ -1,8 +1,15 @@
 import { chooseNode, noNodeReason, type Placement } from '../../../reconcilers/placement.js';
 import { LABELS } from '../../../state/labels.js';
 import type { CreateContainerBody } from '../../../state/template.js';
-import { observedCall, orUndefined, segment } from '../docker/dockerRuntime.js';
-import { createEngineApi, type EngineApi, engineApiAddress, jsonLines, type Query } from '../engineApi.js';
+import { observedCall, orUndefined } from '../docker/dockerRuntime.js';
+import {
+  createEngineApi,
+  type EngineApi,
+  engineApiAddress,
+  jsonLines,
+  type Query,
+  segment,
+} from '../engineApi.js';
 import { type RuntimeCallObserver, RuntimeError, type RuntimeEvent } from '../runtime.js';
 import {
   type EngineView,
