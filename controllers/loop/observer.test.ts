@@ -194,6 +194,58 @@ describe('Observer: reusing the last observation', () => {
     expect(world.containers.find((c) => c.name === 'ace-1')?.state).toBe('exited');
   });
 
+  it('lists afresh when a pool comes back to the file: its containers changed unseen while it was out', async () => {
+    const clock = new SimulatedClock();
+    clock.set(T0);
+    const runtime = new CountingRuntime(clock);
+    runtime.addImage('engine:1');
+    const withPool = desired(poolSpec());
+    let spec = withPool;
+    let observer!: Observer;
+    const events = new DockerEvents({
+      docker: runtime,
+      clock,
+      logger: silentLogger(),
+      wake: () => {},
+      relevant: (event) => concernsPools(event, new Set(spec.pools.map((p) => p.name)), new Set()),
+      onStarted: (id) => observer.invalidate(id),
+      onChanged: (event) => observer.changed(event),
+      onGap: () => observer.invalidateAll(),
+    });
+    observer = new Observer(runtime, () => clock.now(), {
+      streamSince: () => events.connectedSince(),
+      relistMs: RELIST_MS,
+      settleMs: LIST_LAG_MS,
+    });
+    events.start();
+    stops.push(() => events.stop());
+    await settle();
+    clock.increment(1);
+    await runtime.run({
+      name: 'ace-1',
+      Image: 'engine:1',
+      Labels: { [LABELS.pool]: 'ace' },
+      HostConfig: { RestartPolicy: { Name: 'no' } },
+    });
+    await settle();
+    clock.increment(LIST_LAG_MS);
+    expect((await observer.observe(spec)).containers.map((c) => c.name)).toContain('ace-1');
+
+    // The pool leaves the file; its container is removed by hand: an event the loop ignores.
+    spec = desired();
+    await observer.observe(spec);
+    await runtime.removeContainer(runtime.find('ace-1')!.id);
+    await settle();
+    clock.increment(10_000);
+    await observer.observe(spec);
+    const lists = runtime.lists;
+
+    spec = withPool;
+    const world = await observer.observe(spec);
+    expect(runtime.lists).toBe(lists + 1);
+    expect(world.containers.map((c) => c.name)).not.toContain('ace-1');
+  });
+
   it('sees a container a die event named as exited while the list still shows it running', async () => {
     const { clock, runtime, observer, spec } = setup();
     await runtime.run({

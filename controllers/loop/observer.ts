@@ -35,9 +35,10 @@ export class Observer {
   /** `State.StartedAt` of engines behind a VPN, until a start of that container is seen. */
   private readonly startedAt = new Map<string, number>();
 
-  /** The last list and VPN inspects, and when the list was asked for. */
+  /** The last list and VPN inspects, when the list was asked for, and under which {@link watched} scope. */
   private last?: {
     readonly askedAt: number;
+    readonly watched: string;
     readonly list: readonly DockerContainerSummary[];
     readonly vpnDetails: ReadonlyMap<string, DockerContainerDetails | undefined>;
   };
@@ -79,9 +80,10 @@ export class Observer {
   async observe(spec: DesiredSpec | undefined): Promise<ObservedWorld> {
     const now = this.now();
     const vpnNames = [...vpnContainers(spec)];
+    const scope = watched(spec, vpnNames);
     const last = this.last;
     if (last && this.reuse && now - last.askedAt >= this.reuse.relistMs) this.invalidateAll();
-    else if (last && this.reusable(last.askedAt, vpnNames, last.vpnDetails)) {
+    else if (last && last.watched === scope && this.reusable(last.askedAt)) {
       return observeWorld(
         last.list,
         {
@@ -92,7 +94,7 @@ export class Observer {
         now,
       );
     }
-    return this.list(vpnNames);
+    return this.list(vpnNames, scope);
   }
 
   /**
@@ -100,18 +102,13 @@ export class Observer {
    * before it was asked for (so every change since raised an event), and the last change was longer
    * than `settleMs` before it (so Docker's list had caught up).
    */
-  private reusable(
-    askedAt: number,
-    vpnNames: readonly string[],
-    vpnDetails: ReadonlyMap<string, unknown>,
-  ): boolean {
+  private reusable(askedAt: number): boolean {
     const since = this.reuse?.streamSince();
     if (!this.reuse || since === undefined || since > askedAt) return false;
-    if (askedAt - this.changedAt < this.reuse.settleMs) return false;
-    return vpnNames.length === vpnDetails.size && vpnNames.every((name) => vpnDetails.has(name));
+    return askedAt - this.changedAt >= this.reuse.settleMs;
   }
 
-  private async list(vpnNames: readonly string[]): Promise<ObservedWorld> {
+  private async list(vpnNames: readonly string[], scope: string): Promise<ObservedWorld> {
     const askedAt = this.now();
     const list = await this.withDeaths(await this.docker.listContainers());
     const ids = new Set(list.map((c) => c.Id));
@@ -146,7 +143,7 @@ export class Observer {
         if (!Number.isNaN(at)) this.startedAt.set(c.Id, at);
       }),
     );
-    this.last = { askedAt, list, vpnDetails };
+    this.last = { askedAt, watched: scope, list, vpnDetails };
     return observeWorld(
       list,
       { stoppedBindings: this.stoppedBindings, vpnDetails, engineStartedAt: this.startedAt },
@@ -181,4 +178,14 @@ export class Observer {
       }),
     );
   }
+}
+
+/**
+ * The pools and VPN containers whose events keep a list fresh (the loop ignores the others' events, see
+ * `concernsPools`). Why a list is reused only under the same ones: containers of a pool that was out of
+ * the file changed unseen (a bench or a user removed them by hand); when the pool came back, the old list
+ * still showed them running, and the first pass created 6 of 20 engines around phantoms.
+ */
+function watched(spec: DesiredSpec | undefined, vpnNames: readonly string[]): string {
+  return JSON.stringify([(spec?.pools ?? []).map((pool) => pool.name).sort(), [...vpnNames].sort()]);
 }
