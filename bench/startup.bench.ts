@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { httpProbe } from '../controllers/http/client.js';
 import { createDockerRuntime } from '../controllers/runtime/docker/dockerRuntime.js';
 import type { RuntimeEvent } from '../controllers/runtime/runtime.js';
+import { LABELS } from '../state/labels.js';
 import { derivedPort } from '../state/spec/index.js';
 import {
   ControllerProcess,
@@ -63,6 +64,8 @@ const IDLE_RANGE = { start: portBase() + 200, end: portBase() + 201 };
 const API_PORT = portBase() + 290;
 const HEALTH_PATH = '/webui/api/service?method=get_version';
 const BASELINE_LABEL = 'io.enginepool.bench';
+/** The host port an anchor's engine publishes (the controller's engines carry LABELS.hostPort). */
+const PORT_LABEL = 'io.enginepool.bench.port';
 const POLL_MS = 20;
 /** How often the reload latency reads the controller's observedGeneration. */
 const RELOAD_POLL_MS = 5;
@@ -102,17 +105,24 @@ const benchDoc = (n: number) =>
 
 /**
  * Polls every port's health path until all answer 200; resolves with the times (performance.now()) each
- * first did. Gives up when `disturbed` names a container someone else destroyed meanwhile.
+ * first did. A port is polled once `started` says so (Docker reported the start of a container
+ * publishing it). Why: polling all N ports every 20 ms from the edit on was up to 1,000 connections a
+ * second into docker-proxy while dockerd created the engines: the same for every mode, but CPU taken
+ * from what is measured. Gives up when `disturbed` names a container someone
+ * else destroyed meanwhile.
  */
 async function allAnswer(
   hostPorts: readonly number[],
   disturbed: () => readonly string[] = () => [],
+  started: (port: number) => boolean = () => true,
 ): Promise<number[]> {
   const deadline = performance.now() + ROUND_TIMEOUT_MS;
   return await Promise.all(
     hostPorts.map(async (port) => {
       for (;;) {
-        const result = await httpProbe(`http://127.0.0.1:${port}${HEALTH_PATH}`, 1000);
+        const result = started(port)
+          ? await httpProbe(`http://127.0.0.1:${port}${HEALTH_PATH}`, 1000)
+          : { ok: false, error: 'no container publishing it started' };
         if (result.ok) return performance.now();
         const gone = disturbed();
         if (gone.length > 0) throw new Error(`${gone.join(', ')} destroyed by someone else`);
@@ -127,6 +137,8 @@ async function allAnswer(
 class EventLog {
   private readonly abort = new AbortController();
   private readonly events: { name: string; action: string; at: number }[] = [];
+  /** The last start event's time of a container publishing each host port. */
+  private readonly lastStart = new Map<number, number>();
 
   async start(): Promise<void> {
     const stream = await createDockerRuntime({ dockerHost: process.env.DOCKER_HOST }).events({
@@ -146,7 +158,15 @@ class EventLog {
     const action = event.Action ?? '';
     if (!name.startsWith('bench') || !['create', 'start', 'destroy'].includes(action)) return;
     const at = event.timeNano !== undefined ? event.timeNano / 1e6 : (event.time ?? 0) * 1000;
+    const attributes = event.Actor?.Attributes ?? {};
+    const port = Number(attributes[LABELS.hostPort] ?? attributes[PORT_LABEL]) || undefined;
     this.events.push({ name, action, at });
+    if (action === 'start' && port) this.lastStart.set(port, at);
+  }
+
+  /** True once Docker reported the start of a container publishing `port` at or after `since` (ms since the epoch). */
+  started(port: number, since: number): boolean {
+    return (this.lastStart.get(port) ?? Number.NEGATIVE_INFINITY) >= since - 5;
   }
 
   /** The first create and the last start of containers whose name matches, at or after `since`. */
@@ -207,7 +227,7 @@ async function apiStart(n: number, hostPorts: readonly number[], concurrency: nu
         name: `bench-base-${i + 1}`,
         Image: ENGINE_IMAGE,
         Cmd: engineArgs(baselineRange(n), port),
-        Labels: { [BASELINE_LABEL]: 'api' },
+        Labels: { [BASELINE_LABEL]: 'api', [PORT_LABEL]: String(port) },
         ExposedPorts: { [`${port}/tcp`]: {} },
         HostConfig: { PortBindings: { [`${port}/tcp`]: [{ HostPort: String(port) }] } },
       });
@@ -237,12 +257,13 @@ async function startRound(
   mode: Mode,
   ctl: ControllerProcess,
   disturbed: () => readonly string[],
+  started: (port: number) => boolean,
 ): Promise<number[]> {
-  const started = performance.now();
-  const fromStart = (times: readonly number[]) => times.map((t) => t - started).sort((a, b) => a - b);
+  const begun = performance.now();
+  const fromStart = (times: readonly number[]) => times.map((t) => t - begun).sort((a, b) => a - b);
   if (mode === 'controller') {
     ctl.edit(`${idleDoc}---\n${benchDoc(n)}`);
-    return fromStart(await allAnswer(ports(poolRange(n)), disturbed));
+    return fromStart(await allAnswer(ports(poolRange(n)), disturbed, started));
   }
   const hostPorts = ports(baselineRange(n));
   const launched = mode.startsWith('api ')
@@ -256,6 +277,8 @@ async function startRound(
             `bench-base-${i + 1}`,
             '--label',
             `${BASELINE_LABEL}=baseline`,
+            '--label',
+            `${PORT_LABEL}=${port}`,
             '-p',
             `${port}:${port}`,
             ENGINE_IMAGE,
@@ -263,7 +286,7 @@ async function startRound(
           ]),
         ),
       );
-  const [answered] = await Promise.all([allAnswer(hostPorts, disturbed), launched]);
+  const [answered] = await Promise.all([allAnswer(hostPorts, disturbed, started), launched]);
   return fromStart(answered);
 }
 
@@ -309,7 +332,8 @@ async function measure(n: number, mode: Mode, ctl: ControllerProcess, events: Ev
     const disturbed = () => events.destroyed(wall, Date.now(), match);
     // Why: a container destroyed under the round fails its start or stops its poll; that is the round's
     // disturbance, not the benchmark's failure.
-    const answeredMs = await startRound(n, mode, ctl, disturbed).catch((error: unknown) => {
+    const started = (port: number) => events.started(port, wall);
+    const answeredMs = await startRound(n, mode, ctl, disturbed, started).catch((error: unknown) => {
       if (disturbed().length > 0) return undefined;
       throw error;
     });
