@@ -169,10 +169,13 @@ export class SpecSource {
   private schedule(why: string): void {
     const { clock } = this.options;
     if (this.debounce !== undefined) clock.clearTimeout(this.debounce);
+    // Why 20 ms: an editor's rename is one event, and an in-place write of a small file is a truncate
+    // and a write microseconds apart; the quiet window only has to outlast that. At 50 ms it was ~1.6%
+    // of a 0 -> 20 ramp (docs/benchmarking.md).
     this.debounce = clock.setTimeout(() => {
       this.debounce = undefined;
       this.reload(why);
-    }, this.options.debounceMs ?? 50);
+    }, this.options.debounceMs ?? 20);
   }
 
   private schedulePoll(): void {
