@@ -108,8 +108,7 @@ const benchDoc = (n: number) =>
  * first did. A port is polled once `started` says so (Docker reported the start of a container
  * publishing it). Why: polling all N ports every 20 ms from the edit on was up to 1,000 connections a
  * second into docker-proxy while dockerd created the engines: the same for every mode, but CPU taken
- * from what is measured. Gives up when `disturbed` names a container someone
- * else destroyed meanwhile.
+ * from what is measured. Gives up when `disturbed` names a container someone else destroyed meanwhile.
  */
 async function allAnswer(
   hostPorts: readonly number[],
