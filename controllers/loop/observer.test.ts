@@ -46,6 +46,37 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
+/**
+ * An Observer fed by the real DockerEvents, wired as main.ts wires them: events count for the pools
+ * `pools` names (the file's, at the moment of the event).
+ */
+async function withEvents(pools: () => ReadonlySet<string>) {
+  const clock = new SimulatedClock();
+  clock.set(T0);
+  const runtime = new CountingRuntime(clock);
+  runtime.addImage('engine:1');
+  let observer!: Observer;
+  const events = new DockerEvents({
+    docker: runtime,
+    clock,
+    logger: silentLogger(),
+    wake: () => {},
+    relevant: (event) => concernsPools(event, pools(), new Set()),
+    onStarted: (id) => observer.invalidate(id),
+    onChanged: (event) => observer.changed(event),
+    onGap: () => observer.invalidateAll(),
+  });
+  observer = new Observer(runtime, () => clock.now(), {
+    streamSince: () => events.connectedSince(),
+    relistMs: RELIST_MS,
+    settleMs: LIST_LAG_MS,
+  });
+  events.start();
+  stops.push(() => events.stop());
+  await settle();
+  return { clock, runtime, observer, events };
+}
+
 function setup(streamSince: () => number | undefined = () => T0) {
   const clock = new SimulatedClock();
   clock.set(T0 + 1);
@@ -140,29 +171,7 @@ describe('Observer: reusing the last observation', () => {
   });
 
   it("an event of the pool's containers from the real DockerEvents makes the next pass list; others' churn does not", async () => {
-    const clock = new SimulatedClock();
-    clock.set(T0);
-    const runtime = new CountingRuntime(clock);
-    runtime.addImage('engine:1');
-    let observer!: Observer;
-    const events = new DockerEvents({
-      docker: runtime,
-      clock,
-      logger: silentLogger(),
-      wake: () => {},
-      relevant: (event) => concernsPools(event, new Set(['ace']), new Set()),
-      onStarted: (id) => observer.invalidate(id),
-      onChanged: (event) => observer.changed(event),
-      onGap: () => observer.invalidateAll(),
-    });
-    observer = new Observer(runtime, () => clock.now(), {
-      streamSince: () => events.connectedSince(),
-      relistMs: RELIST_MS,
-      settleMs: LIST_LAG_MS,
-    });
-    events.start();
-    stops.push(() => events.stop());
-    await settle();
+    const { clock, runtime, observer, events } = await withEvents(() => new Set(['ace']));
     expect(events.connectedSince()).toBe(T0);
     const spec = desired(poolSpec());
     clock.increment(1);
@@ -195,31 +204,9 @@ describe('Observer: reusing the last observation', () => {
   });
 
   it('lists afresh when a pool comes back to the file: its containers changed unseen while it was out', async () => {
-    const clock = new SimulatedClock();
-    clock.set(T0);
-    const runtime = new CountingRuntime(clock);
-    runtime.addImage('engine:1');
     const withPool = desired(poolSpec());
     let spec = withPool;
-    let observer!: Observer;
-    const events = new DockerEvents({
-      docker: runtime,
-      clock,
-      logger: silentLogger(),
-      wake: () => {},
-      relevant: (event) => concernsPools(event, new Set(spec.pools.map((p) => p.name)), new Set()),
-      onStarted: (id) => observer.invalidate(id),
-      onChanged: (event) => observer.changed(event),
-      onGap: () => observer.invalidateAll(),
-    });
-    observer = new Observer(runtime, () => clock.now(), {
-      streamSince: () => events.connectedSince(),
-      relistMs: RELIST_MS,
-      settleMs: LIST_LAG_MS,
-    });
-    events.start();
-    stops.push(() => events.stop());
-    await settle();
+    const { clock, runtime, observer } = await withEvents(() => new Set(spec.pools.map((p) => p.name)));
     clock.increment(1);
     await runtime.run({
       name: 'ace-1',
